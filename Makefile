@@ -1,0 +1,58 @@
+# yilian — entry points. `make demo` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+CARGO ?= cargo
+YILIAN := ./target/release/yilian
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+E2E_PORT ?= 18080
+E2E_DB := /tmp/yilian-e2e-$(shell id -u).db
+
+.PHONY: all assets build demo test test-pg lint e2e bench clean
+
+all: build
+
+## Front-end assets from npm (htmx, the GB/T 2260 table) into web/dist.
+assets: web/dist/htmx.min.js
+
+web/dist/htmx.min.js: web/package.json web/package-lock.json web/build.mjs web/src/app.css
+	cd web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+build: assets
+	$(CARGO) build --release -p yilian-cli
+
+## Generate the demo county (100,000 residents) into yilian.db and serve it at http://127.0.0.1:8080.
+demo: build
+	$(YILIAN) demo
+
+## The full test suite: unit, store contract and API tests (SQLite; PostgreSQL too when YILIAN_TEST_PG is set).
+test: assets
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc
+
+## The PostgreSQL leg: the contract and API suites against $(PG_URL).
+test-pg: assets
+	YILIAN_TEST_PG=$(PG_URL) $(CARGO) test -p yilian-store -p yilian-server --no-fail-fast -- postgres
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Browser smoke test: a generated county served on :$(E2E_PORT), driven by Debian's Chromium.
+e2e: build
+	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm
+	$(YILIAN) --db sqlite://$(E2E_DB) generate --residents 3000 --seed 11 --demo-password yilian-demo
+	@set -e; $(YILIAN) --db sqlite://$(E2E_DB) serve --addr 127.0.0.1:$(E2E_PORT) & pid=$$!; \
+	trap "kill $$pid 2>/dev/null || true" EXIT; \
+	for i in $$(seq 1 50); do curl -sf http://127.0.0.1:$(E2E_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
+	BASE_URL=http://127.0.0.1:$(E2E_PORT) E2E_PASSWORD=yilian-demo node e2e/smoke.mjs
+
+## Benchmarks (see docs/BENCHMARKS.md).
+bench: build
+	bash scripts/bench.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf web/dist web/node_modules e2e/artifacts

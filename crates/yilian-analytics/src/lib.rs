@@ -1,0 +1,5 @@
+//! yilian-analytics — pure computations over bulk data: record linkage,
+//! indicators, surveillance. No IO.
+#![forbid(unsafe_code)]
+
+pub mod linkage;

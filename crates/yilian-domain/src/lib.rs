@@ -1,0 +1,26 @@
+//! yilian-domain — the heart of yilian: validated types and policy rules.
+//!
+//! Every rule lives here as a named, documented function or type, with its unit
+//! tests beside it. Nothing in this crate does IO, async or SQL; handlers and
+//! stores call these rules and never re-decide them.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod chronic;
+pub mod contract;
+pub mod error;
+pub mod health_card;
+pub mod icd10;
+pub mod id_number;
+pub mod mask;
+pub mod money;
+pub mod mpi;
+pub mod name;
+pub mod phone;
+pub mod prescription;
+pub mod referral;
+pub mod region;
+pub mod registry;
+pub mod resident;
+
+pub use error::Explain;

@@ -1,0 +1,245 @@
+//! yilian-store — persistence behind one code path for two backends.
+//!
+//! SQLite (a file; the embedded default) and PostgreSQL (production) are both
+//! reached through sqlx's `Any` driver with runtime queries. The SQL text is
+//! shared (`$1` placeholders work on both); each backend has its own
+//! migrations directory. The contract suite in `tests/contract.rs` runs every
+//! store behaviour against both.
+//!
+//! Functions take `&mut Conn` so a caller composes several into one
+//! transaction: `let mut tx = store.write().await?; …; tx.commit().await?`.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod backup;
+pub mod bulk;
+pub mod care;
+mod codec;
+pub mod error;
+pub mod mpi;
+pub mod referrals;
+pub mod registry;
+pub mod residents;
+pub mod sql;
+pub mod testkit;
+pub mod users;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor};
+
+pub use codec::{CodeList, CountMap, Flag};
+pub use error::StoreError;
+pub use sql::Val;
+pub use sqlx;
+
+/// A connection of either backend.
+pub type Conn = sqlx::AnyConnection;
+/// A transaction of either backend.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(redact(url)))
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The default store: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://yilian.db";
+
+/// A pool on one backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &redact(&self.url))
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+static DRIVERS: std::sync::Once = std::sync::Once::new();
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`). A SQLite file is
+    /// created if missing, in WAL mode with foreign keys on.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        let full = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let opts = AnyConnectOptions::from_str(&full)
+            .map_err(|_| StoreError::BadUrl(redact(url)))?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
+        let max = match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            // A 2 MB default page cache made random row
+                            // lookups (work lists join residents) read pages
+                            // again on every request; map the file instead.
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                             PRAGMA cache_size=-32768; PRAGMA mmap_size=1073741824;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            pool,
+            backend,
+            url: url.to_string(),
+        })
+    }
+
+    /// Applies this backend's migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Connects and migrates: what every command does first.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let s = Store::connect(url).await?;
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A connection for reads (no transaction).
+    pub async fn read(&self) -> Result<PoolConnection<Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so concurrent writers queue instead of failing
+    /// with a lock upgrade error.
+    pub async fn write(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Current time as stored: RFC 3339, UTC, seconds precision.
+pub fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// One page of a list, with the total count of matching rows.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Paging parameters, clamped: limit 1..=500 (default 50), offset ≥ 0.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Paging {
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Paging {
+        Paging {
+            limit: limit.unwrap_or(50).clamp(1, 500),
+            offset: offset.unwrap_or(0).max(0),
+        }
+    }
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging::new(None, None)
+    }
+}
+
+/// The exclusive upper bound of a prefix range: every string that starts with
+/// `prefix` is `>= prefix` and `< prefix_end(prefix)` in byte order (SQLite
+/// BINARY, PostgreSQL `COLLATE "C"`), so an index serves prefix search.
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}

@@ -1,0 +1,1066 @@
+//! The store contract: every behaviour, on both backends. Each test runs on
+//! SQLite always and on PostgreSQL when `YILIAN_TEST_PG` is set.
+
+use chrono::NaiveDate;
+use yilian_domain::access::ResidentScope;
+use yilian_domain::id_number::IdNumber;
+use yilian_domain::registry::{ConsortiumKind, InstitutionKind, Ownership, Profession, TeamRole};
+use yilian_domain::resident::{ResidentInput, ValidResident};
+use yilian_store::registry::{self, *};
+use yilian_store::residents::{self, ResidentFilter};
+use yilian_store::testkit::TestDb;
+use yilian_store::{
+    Backend, CodeList, CountMap, Paging, Store, StoreError, audit, backup, bulk, mpi, users,
+};
+
+macro_rules! contract {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { if let Some(db) = yilian_store::testkit::TestDb::new(yilian_store::Backend::Sqlite).await.unwrap() { super::$name(db).await } } )+ }
+        mod postgres { $( #[tokio::test] async fn $name() { if let Some(db) = yilian_store::testkit::TestDb::new(yilian_store::Backend::Postgres).await.unwrap() { super::$name(db).await } } )+ }
+    };
+}
+
+contract!(
+    regions_create_read_update_with_versions,
+    institutions_filters_and_unique_codes,
+    consortia_members_and_overlap,
+    practitioners_with_several_sites,
+    teams_with_members,
+    residents_get_a_card_once_and_ids_are_unique,
+    resident_search_by_every_key_and_scope,
+    resident_update_is_optimistic,
+    merge_and_unmerge_keep_both_residents,
+    candidates_are_stored_once,
+    sessions_expire_and_audit_appends,
+    bulk_insert_and_ground_truth,
+    backup_and_restore_round_trip,
+);
+
+const TODAY: (i32, u32, u32) = (2026, 11, 22);
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(TODAY.0, TODAY.1, TODAY.2).unwrap()
+}
+
+async fn seed_regions(s: &Store) {
+    let mut tx = s.write().await.unwrap();
+    for (code, name, level, parent) in [
+        ("140000", "山西省", "province", None),
+        ("140500", "晋城市", "city", Some("140000")),
+        ("140599", "青禾县", "county", Some("140500")),
+        ("140599101", "桃源镇", "township", Some("140599")),
+        ("140599101201", "东庄村", "village", Some("140599101")),
+        ("140599101202", "西庄村", "village", Some("140599101")),
+        ("140599102", "柳溪乡", "township", Some("140599")),
+        ("140599102201", "南坡村", "village", Some("140599102")),
+    ] {
+        registry::insert_region(
+            &mut tx,
+            &RegionData {
+                code: code.into(),
+                name: name.into(),
+                level: level.into(),
+                parent_code: parent.map(Into::into),
+                lon: Some(112.8),
+                lat: Some(35.6),
+                population: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn institution(
+    code: &str,
+    kind: InstitutionKind,
+    region: &str,
+    services: &[&str],
+) -> InstitutionData {
+    InstitutionData {
+        code: code.into(),
+        name: format!("机构{code}"),
+        kind,
+        grade: None,
+        ownership: Ownership::Public,
+        region_code: region.into(),
+        address: String::new(),
+        lon: Some(112.8),
+        lat: Some(35.6),
+        beds: CountMap([("general".to_string(), 30)].into_iter().collect()),
+        staff: CountMap::default(),
+        services: CodeList(services.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+async fn seed_institutions(s: &Store) -> (i64, i64, i64) {
+    seed_regions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let county = registry::insert_institution(
+        &mut tx,
+        &institution(
+            "H001",
+            InstitutionKind::CountyGeneralHospital,
+            "140599",
+            &["fever_clinic", "chest_pain_center"],
+        ),
+    )
+    .await
+    .unwrap();
+    let town = registry::insert_institution(
+        &mut tx,
+        &institution(
+            "T101",
+            InstitutionKind::TownshipHealthCenter,
+            "140599101",
+            &["tcm_hall"],
+        ),
+    )
+    .await
+    .unwrap();
+    let village = registry::insert_institution(
+        &mut tx,
+        &institution("V201", InstitutionKind::VillageClinic, "140599101201", &[]),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (county.id, town.id, village.id)
+}
+
+fn resident(
+    region: &str,
+    birth: (i32, u32, u32),
+    seq: u16,
+    name: &str,
+    phone: &str,
+) -> ValidResident {
+    let id = IdNumber::build(
+        "140599",
+        NaiveDate::from_ymd_opt(birth.0, birth.1, birth.2).unwrap(),
+        seq,
+    )
+    .unwrap();
+    ResidentInput {
+        id_number: id.to_string(),
+        name: name.into(),
+        phone: phone.into(),
+        region_code: region.into(),
+        ..Default::default()
+    }
+    .validate(today())
+    .unwrap()
+}
+
+async fn regions_create_read_update_with_versions(db: TestDb) {
+    let s = &db.store;
+    seed_regions(s).await;
+    let mut c = s.read().await.unwrap();
+    let r = registry::get_region(&mut c, "140599101")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.level.as_str(), r.version),
+        ("桃源镇", "township", 1)
+    );
+    let data = RegionData {
+        code: r.code.clone(),
+        name: "桃源镇（新）".into(),
+        level: r.level.clone(),
+        parent_code: r.parent_code.clone(),
+        lon: r.lon,
+        lat: r.lat,
+        population: Some(12000),
+    };
+    let u = registry::update_region(&mut c, &data, 1).await.unwrap();
+    assert_eq!((u.version, u.population), (2, Some(12000)));
+    assert!(matches!(
+        registry::update_region(&mut c, &data, 1).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    let page = registry::list_regions(
+        &mut c,
+        &RegionFilter {
+            parent_code: Some("140599101".into()),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.total, 2);
+    let within = registry::list_regions(
+        &mut c,
+        &RegionFilter {
+            within: Some("140599102".into()),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        within
+            .items
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        ["140599102", "140599102201"]
+    );
+    let dup = RegionData {
+        code: "140599".into(),
+        name: "x".into(),
+        level: "county".into(),
+        parent_code: None,
+        lon: None,
+        lat: None,
+        population: None,
+    };
+    assert!(
+        matches!(registry::insert_region(&mut c, &dup).await, Err(StoreError::Unique(t)) if t == "regions.code")
+    );
+}
+
+async fn institutions_filters_and_unique_codes(db: TestDb) {
+    let s = &db.store;
+    let (county, town, _) = seed_institutions(s).await;
+    let mut c = s.read().await.unwrap();
+    let i = registry::get_institution(&mut c, county)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(i.beds.0.get("general"), Some(&30));
+    assert_eq!(i.services.0, vec!["chest_pain_center", "fever_clinic"]);
+    let fever = registry::list_institutions(
+        &mut c,
+        &InstitutionFilter {
+            service: Some("fever_clinic".into()),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fever.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![county]
+    );
+    let township = registry::list_institutions(
+        &mut c,
+        &InstitutionFilter {
+            within: Some("140599101".into()),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(township.total, 2);
+    let kind = registry::list_institutions(
+        &mut c,
+        &InstitutionFilter {
+            kind: Some("village_clinic".into()),
+            ..Default::default()
+        },
+        Paging::new(Some(1), Some(0)),
+    )
+    .await
+    .unwrap();
+    assert_eq!((kind.total, kind.items.len()), (1, 1));
+    let err = registry::insert_institution(
+        &mut c,
+        &institution(
+            "T101",
+            InstitutionKind::TownshipHealthCenter,
+            "140599101",
+            &[],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Unique(ref t) if t == "institutions.code"),
+        "{err:?}"
+    );
+    let mut d = institution(
+        "T101",
+        InstitutionKind::TownshipHealthCenter,
+        "140599101",
+        &["fever_clinic"],
+    );
+    d.name = "桃源镇卫生院".into();
+    let u = registry::update_institution(&mut c, town, 1, &d)
+        .await
+        .unwrap();
+    assert_eq!((u.version, u.name.as_str()), (2, "桃源镇卫生院"));
+    assert!(matches!(
+        registry::update_institution(&mut c, town, 1, &d).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    assert!(matches!(
+        registry::update_institution(&mut c, 9999, 1, &d).await,
+        Err(StoreError::NotFound)
+    ));
+    // A null coordinate followed by a real one on the same connection (the
+    // Any driver once typed null reals as FLOAT4 on PostgreSQL).
+    let mut no_location = institution("V202", InstitutionKind::VillageClinic, "140599101202", &[]);
+    no_location.lon = None;
+    no_location.lat = None;
+    registry::insert_institution(&mut c, &no_location)
+        .await
+        .unwrap();
+    let located = registry::insert_institution(
+        &mut c,
+        &institution("V203", InstitutionKind::VillageClinic, "140599101202", &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(located.lon, Some(112.8));
+    let bad_region = institution("X1", InstitutionKind::VillageClinic, "140599999999", &[]);
+    assert!(matches!(
+        registry::insert_institution(&mut c, &bad_region).await,
+        Err(StoreError::ForeignKey)
+    ));
+}
+
+async fn consortia_members_and_overlap(db: TestDb) {
+    let s = &db.store;
+    let (county, town, village) = seed_institutions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let data = ConsortiumData {
+        code: "C1".into(),
+        name: "青禾县医共体".into(),
+        kind: ConsortiumKind::CountyConsortium,
+        lead_institution_id: county,
+        region_code: "140599".into(),
+    };
+    let c1 = registry::insert_consortium(&mut tx, &data).await.unwrap();
+    registry::add_member(&mut tx, c1.id, town).await.unwrap();
+    registry::add_member(&mut tx, c1.id, village).await.unwrap();
+    let alliance = ConsortiumData {
+        code: "C2".into(),
+        name: "胸痛专科联盟".into(),
+        kind: ConsortiumKind::SpecialtyAlliance,
+        lead_institution_id: town,
+        region_code: "140599".into(),
+    };
+    let c2 = registry::insert_consortium(&mut tx, &alliance)
+        .await
+        .unwrap();
+    registry::add_member(&mut tx, c2.id, county).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = s.read().await.unwrap();
+    assert_eq!(
+        registry::get_consortium(&mut c, c1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .member_count,
+        3
+    );
+    let of_county = registry::list_consortia(
+        &mut c,
+        &ConsortiumFilter {
+            member_institution_id: Some(county),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        of_county.total, 2,
+        "an institution may be in several consortia"
+    );
+    let in_c1 = registry::list_institutions(
+        &mut c,
+        &InstitutionFilter {
+            consortium_id: Some(c1.id),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(in_c1.total, 3);
+    assert!(matches!(
+        registry::add_member(&mut c, c1.id, town).await,
+        Err(StoreError::Unique(_))
+    ));
+    registry::remove_member(&mut c, c1.id, village)
+        .await
+        .unwrap();
+    assert_eq!(registry::members(&mut c, c1.id).await.unwrap().len(), 2);
+    assert!(matches!(
+        registry::remove_member(&mut c, c1.id, village).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn practitioners_with_several_sites(db: TestDb) {
+    let s = &db.store;
+    let (county, town, _) = seed_institutions(s).await;
+    let mut c = s.read().await.unwrap();
+    let d = PractitionerData {
+        code: "P1".into(),
+        name: "赵医生".into(),
+        sex: "female".into(),
+        profession: Profession::LicensedPhysician,
+        specialty: Some("心血管内科".into()),
+        is_gp: false,
+        is_tcm: false,
+        phone: "14500000001".into(),
+        site_ids: vec![county, town],
+    };
+    let p = registry::insert_practitioner(&mut c, &d).await.unwrap();
+    assert_eq!(
+        p.sites.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![county, town],
+        "main site first"
+    );
+    let at_town = registry::list_practitioners(
+        &mut c,
+        &PractitionerFilter {
+            institution_id: Some(town),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(at_town.total, 1);
+    let gps = registry::list_practitioners(
+        &mut c,
+        &PractitionerFilter {
+            is_gp: Some(true),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(gps.total, 0);
+    let mut d2 = d.clone();
+    d2.is_gp = true;
+    d2.site_ids = vec![town];
+    let u = registry::update_practitioner(&mut c, p.row.id, 1, &d2)
+        .await
+        .unwrap();
+    assert!(u.row.is_gp.0);
+    assert_eq!(u.sites.len(), 1);
+}
+
+async fn teams_with_members(db: TestDb) {
+    let s = &db.store;
+    let (_, town, village) = seed_institutions(s).await;
+    let mut c = s.read().await.unwrap();
+    let gp = registry::insert_practitioner(
+        &mut c,
+        &PractitionerData {
+            code: "P1".into(),
+            name: "钱医生".into(),
+            sex: "male".into(),
+            profession: Profession::LicensedPhysician,
+            specialty: None,
+            is_gp: true,
+            is_tcm: false,
+            phone: String::new(),
+            site_ids: vec![town],
+        },
+    )
+    .await
+    .unwrap();
+    let vd = registry::insert_practitioner(
+        &mut c,
+        &PractitionerData {
+            code: "P2".into(),
+            name: "孙村医".into(),
+            sex: "male".into(),
+            profession: Profession::VillageDoctor,
+            specialty: None,
+            is_gp: false,
+            is_tcm: false,
+            phone: String::new(),
+            site_ids: vec![village],
+        },
+    )
+    .await
+    .unwrap();
+    let t = registry::insert_team(
+        &mut c,
+        &TeamData {
+            code: "T1".into(),
+            name: "桃源镇第一团队".into(),
+            institution_id: town,
+            capacity: 2000,
+            members: vec![
+                (gp.row.id, TeamRole::Lead),
+                (vd.row.id, TeamRole::VillageDoctor),
+            ],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.members.len(), 2);
+    let of_vd = registry::list_teams(
+        &mut c,
+        &TeamFilter {
+            practitioner_id: Some(vd.row.id),
+            ..Default::default()
+        },
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(of_vd.items[0].id, t.row.id);
+    let u = registry::update_team(
+        &mut c,
+        t.row.id,
+        1,
+        &TeamData {
+            code: "T1".into(),
+            name: "桃源镇第一团队".into(),
+            institution_id: town,
+            capacity: 2500,
+            members: vec![(gp.row.id, TeamRole::Lead)],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((u.row.capacity, u.members.len()), (2500, 1));
+}
+
+async fn residents_get_a_card_once_and_ids_are_unique(db: TestDb) {
+    let s = &db.store;
+    let (_, _, village) = seed_institutions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let a = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1960, 5, 1), 11, "王建国", "14500001111"),
+        Some(village),
+    )
+    .await
+    .unwrap();
+    let b = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1962, 7, 2), 12, "李秀英", "14500002222"),
+        None,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_ne!(a.health_card_id, b.health_card_id);
+    assert!(yilian_domain::health_card::HealthCardId::parse(&a.health_card_id).is_some());
+    assert_eq!(
+        (
+            a.name_pinyin.as_str(),
+            a.name_initials.as_str(),
+            a.sex.as_str()
+        ),
+        ("wangjianguo", "wjg", "male")
+    );
+    let mut c = s.read().await.unwrap();
+    let again = residents::insert(
+        &mut c,
+        &resident("140599101202", (1960, 5, 1), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(again, StoreError::Unique(ref t) if t == "residents.id_number"),
+        "{again:?}"
+    );
+    assert_eq!(
+        residents::count(&mut c).await.unwrap(),
+        2,
+        "the refused insert stored nothing"
+    );
+    let by_card = residents::get_by_card(&mut c, &a.health_card_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_card.id, a.id);
+    let by_number = residents::get_by_id_number(&mut c, &a.id_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        by_number.health_card_id, a.health_card_id,
+        "the card resolves from the identity number"
+    );
+}
+
+async fn resident_search_by_every_key_and_scope(db: TestDb) {
+    let s = &db.store;
+    let (_, _, village) = seed_institutions(s).await;
+    let mut c = s.read().await.unwrap();
+    let a = residents::insert(
+        &mut c,
+        &resident("140599101201", (1960, 5, 1), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let b = residents::insert(
+        &mut c,
+        &resident("140599101202", (1970, 1, 1), 13, "王小明", "14500003333"),
+        None,
+    )
+    .await
+    .unwrap();
+    let z = residents::insert(
+        &mut c,
+        &resident("140599102201", (1980, 1, 1), 15, "张伟", "14500004444"),
+        Some(village),
+    )
+    .await
+    .unwrap();
+    let all = ResidentScope::All;
+    let find = |q: &str| ResidentFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    let ids = |p: yilian_store::Page<residents::ResidentRow>| {
+        p.items.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(
+            residents::search(&mut c, &find("王"), &all, Paging::default())
+                .await
+                .unwrap()
+        ),
+        vec![a.id, b.id]
+    );
+    assert_eq!(
+        ids(
+            residents::search(&mut c, &find("wangx"), &all, Paging::default())
+                .await
+                .unwrap()
+        ),
+        vec![b.id]
+    );
+    assert_eq!(
+        ids(
+            residents::search(&mut c, &find("wjg"), &all, Paging::default())
+                .await
+                .unwrap()
+        ),
+        vec![a.id]
+    );
+    assert_eq!(
+        ids(residents::search(
+            &mut c,
+            &find(&a.id_number.to_lowercase()),
+            &all,
+            Paging::default()
+        )
+        .await
+        .unwrap()),
+        vec![a.id]
+    );
+    assert_eq!(
+        ids(
+            residents::search(&mut c, &find(&z.health_card_id), &all, Paging::default())
+                .await
+                .unwrap()
+        ),
+        vec![z.id]
+    );
+    assert_eq!(
+        ids(
+            residents::search(&mut c, &find("14500003333"), &all, Paging::default())
+                .await
+                .unwrap()
+        ),
+        vec![b.id]
+    );
+    let village_scope = ResidentScope::Area {
+        prefix: "140599101201".into(),
+        institution_id: Some(village),
+    };
+    assert_eq!(
+        ids(residents::search(
+            &mut c,
+            &ResidentFilter::default(),
+            &village_scope,
+            Paging::default()
+        )
+        .await
+        .unwrap()),
+        vec![a.id, z.id],
+        "own village plus own registrations"
+    );
+    assert_eq!(
+        ids(residents::search(
+            &mut c,
+            &ResidentFilter::default(),
+            &ResidentScope::Only(b.id),
+            Paging::default()
+        )
+        .await
+        .unwrap()),
+        vec![b.id]
+    );
+    assert_eq!(
+        residents::search(
+            &mut c,
+            &ResidentFilter::default(),
+            &ResidentScope::Nobody,
+            Paging::default()
+        )
+        .await
+        .unwrap()
+        .total,
+        0
+    );
+}
+
+async fn resident_update_is_optimistic(db: TestDb) {
+    let s = &db.store;
+    seed_regions(s).await;
+    let mut c = s.read().await.unwrap();
+    let a = residents::insert(
+        &mut c,
+        &resident("140599101201", (1960, 5, 1), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let changed = resident("140599101202", (1960, 5, 1), 11, "王建国", "14500009999");
+    let u = residents::update(&mut c, a.id, 1, &changed).await.unwrap();
+    assert_eq!(
+        (u.version, u.phone.as_str(), u.region_code.as_str()),
+        (2, "14500009999", "140599101202")
+    );
+    assert_eq!(u.health_card_id, a.health_card_id, "the card never changes");
+    assert!(matches!(
+        residents::update(&mut c, a.id, 1, &changed).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    assert!(matches!(
+        residents::update(&mut c, 999, 1, &changed).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn merge_and_unmerge_keep_both_residents(db: TestDb) {
+    let s = &db.store;
+    seed_regions(s).await;
+    let mut c = s.read().await.unwrap();
+    let admin = users::insert(
+        &mut c,
+        &users::NewUser {
+            username: "admin".into(),
+            password_hash: "x".into(),
+            role: "admin".into(),
+            scope_code: None,
+            institution_id: None,
+            region_code: None,
+            resident_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let a = residents::insert(
+        &mut c,
+        &resident("140599101201", (1960, 5, 1), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let b = residents::insert(
+        &mut c,
+        &resident("140599101201", (1960, 5, 1), 13, "王建囯", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut tx = s.write().await.unwrap();
+    let m = mpi::merge(&mut tx, a.id, b.id, None, "同一人重复建档", admin.id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        residents::get(&mut c, b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .merged_into,
+        Some(a.id)
+    );
+    assert_eq!(residents::merged_into(&mut c, a.id).await.unwrap().len(), 1);
+    let visible = residents::search(
+        &mut c,
+        &ResidentFilter::default(),
+        &ResidentScope::All,
+        Paging::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(visible.total, 1, "merged residents leave search");
+    assert!(matches!(
+        mpi::merge(&mut c, a.id, b.id, None, "again", admin.id).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    let u = mpi::unmerge(&mut c, m.id, admin.id).await.unwrap();
+    assert!(u.undone_at.is_some());
+    let after = residents::get(&mut c, b.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            after.merged_into,
+            after.name.as_str(),
+            after.id_number.as_str()
+        ),
+        (None, b.name.as_str(), b.id_number.as_str())
+    );
+    assert_eq!(residents::count(&mut c).await.unwrap(), 2);
+    assert!(
+        mpi::unmerge(&mut c, m.id, admin.id).await.is_err(),
+        "an undone merge cannot be undone twice"
+    );
+}
+
+async fn candidates_are_stored_once(db: TestDb) {
+    let s = &db.store;
+    seed_regions(s).await;
+    let mut c = s.read().await.unwrap();
+    let a = residents::insert(
+        &mut c,
+        &resident("140599101201", (1960, 5, 1), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let b = residents::insert(
+        &mut c,
+        &resident("140599101201", (1960, 5, 1), 13, "王建囯", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let cand = mpi::NewCandidate {
+        a_id: a.id,
+        b_id: b.id,
+        score: 21.5,
+        comparison: "{}".into(),
+    };
+    assert_eq!(
+        mpi::insert_candidates(&mut c, std::slice::from_ref(&cand))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(mpi::insert_candidates(&mut c, &[cand]).await.unwrap(), 0);
+    let page = mpi::list_candidates(&mut c, Some("open"), &ResidentScope::All, Paging::default())
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.items[0].a_name.as_str()), (1, "王建国"));
+    mpi::set_candidate_status(&mut c, page.items[0].id, "rejected")
+        .await
+        .unwrap();
+    assert_eq!(
+        mpi::list_candidates(&mut c, Some("open"), &ResidentScope::All, Paging::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let other_area = ResidentScope::Area {
+        prefix: "140599102".into(),
+        institution_id: None,
+    };
+    assert_eq!(
+        mpi::list_candidates(&mut c, None, &other_area, Paging::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+async fn sessions_expire_and_audit_appends(db: TestDb) {
+    let s = &db.store;
+    let mut c = s.read().await.unwrap();
+    let u = users::insert(
+        &mut c,
+        &users::NewUser {
+            username: "hc".into(),
+            password_hash: "h".into(),
+            role: "health_commission".into(),
+            scope_code: Some("140599".into()),
+            institution_id: None,
+            region_code: None,
+            resident_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(users::insert(&mut c, &users::NewUser { username: "hc".into(), password_hash: "h".into(), role: "admin".into(), scope_code: None, institution_id: None, region_code: None, resident_id: None }).await, Err(StoreError::Unique(t)) if t == "users.username")
+    );
+    users::create_session(&mut c, "live", u.id, "csrf1", "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    users::create_session(&mut c, "dead", u.id, "csrf2", "2000-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let (who, csrf) = users::session_user(&mut c, "live").await.unwrap().unwrap();
+    assert_eq!((who.username.as_str(), csrf.as_str()), ("hc", "csrf1"));
+    assert!(users::session_user(&mut c, "dead").await.unwrap().is_none());
+    assert_eq!(users::purge_expired(&mut c).await.unwrap(), 1);
+    users::delete_session(&mut c, "live").await.unwrap();
+    assert!(users::session_user(&mut c, "live").await.unwrap().is_none());
+    audit::record(
+        &mut c,
+        Some(u.id),
+        "read",
+        "resident",
+        "7",
+        &serde_json::json!({"part": "detail"}),
+    )
+    .await
+    .unwrap();
+    audit::record(
+        &mut c,
+        Some(u.id),
+        "update",
+        "resident",
+        "7",
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let log = audit::for_entity(&mut c, "resident", "7").await.unwrap();
+    assert_eq!(
+        log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        ["read", "update"]
+    );
+}
+
+async fn bulk_insert_and_ground_truth(db: TestDb) {
+    let s = &db.store;
+    seed_regions(s).await;
+    let rows: Vec<ValidResident> = (0..1200u16)
+        .map(|i| {
+            resident(
+                if i % 2 == 0 {
+                    "140599101201"
+                } else {
+                    "140599102201"
+                },
+                (
+                    1950 + (i % 60) as i32,
+                    1 + (i % 12) as u32,
+                    1 + (i % 28) as u32,
+                ),
+                i % 1000,
+                "刘洋",
+                "14500005555",
+            )
+        })
+        .collect();
+    // Sequence wraps at 1000: make numbers unique by birth date spread.
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<ValidResident> = rows
+        .into_iter()
+        .filter(|r| seen.insert(r.id_number.to_string()))
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    let ids = bulk::insert_residents(&mut tx, &rows, None).await.unwrap();
+    mpi::insert_truth(&mut tx, &[(ids[1], ids[0])])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids.len(), rows.len());
+    let mut c = s.read().await.unwrap();
+    for (i, r) in rows.iter().enumerate().step_by(97) {
+        let got = residents::get(&mut c, ids[i]).await.unwrap().unwrap();
+        assert_eq!(
+            got.id_number,
+            r.id_number.as_str(),
+            "ids come back in input order"
+        );
+    }
+    let cards: std::collections::HashSet<String> = residents::search(
+        &mut c,
+        &ResidentFilter::default(),
+        &ResidentScope::All,
+        Paging::new(Some(500), None),
+    )
+    .await
+    .unwrap()
+    .items
+    .into_iter()
+    .map(|r| r.health_card_id)
+    .collect();
+    assert_eq!(cards.len(), 500, "cards are unique");
+    let truth = mpi::truth(&mut c).await.unwrap();
+    assert_eq!(
+        (truth[0].resident_id, truth[0].original_id),
+        (ids[1], ids[0])
+    );
+    assert_eq!(
+        mpi::link_fields(&mut c, Some("140599101"))
+            .await
+            .unwrap()
+            .len(),
+        rows.iter()
+            .filter(|r| r.region_code.as_str().starts_with("140599101"))
+            .count()
+    );
+}
+
+async fn backup_and_restore_round_trip(db: TestDb) {
+    let s = &db.store;
+    seed_regions(s).await;
+    if s.backend() == Backend::Postgres
+        && std::process::Command::new("pg_dump")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("SKIPPED backup on PostgreSQL: pg_dump is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.bin");
+    {
+        let mut c = s.read().await.unwrap();
+        residents::insert(
+            &mut c,
+            &resident("140599101201", (1960, 5, 1), 11, "王建国", "14500001111"),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    backup::backup(s, &file).await.unwrap();
+    assert!(
+        backup::backup(s, &file).await.is_err(),
+        "an existing file is never overwritten"
+    );
+    {
+        let mut c = s.read().await.unwrap();
+        residents::insert(
+            &mut c,
+            &resident("140599101201", (1961, 5, 1), 13, "李四", "14500001112"),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    if s.backend() == Backend::Sqlite {
+        s.close().await;
+    }
+    backup::restore(&db.url, &file).await.unwrap();
+    let reopened = Store::open(&db.url).await.unwrap();
+    let mut c = reopened.read().await.unwrap();
+    assert_eq!(
+        residents::count(&mut c).await.unwrap(),
+        1,
+        "restore brings back the backed-up state"
+    );
+}

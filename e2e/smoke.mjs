@@ -1,0 +1,356 @@
+// Browser smoke test for yilian (医联). Run from the repo root against a running server:
+//   node e2e/smoke.mjs
+// Env: BASE_URL (default http://127.0.0.1:18080), E2E_PASSWORD (default yilian-demo),
+//      CHROMIUM (default /usr/bin/chromium).
+// playwright-core is resolved from web/node_modules (run `npm install` in web/ first).
+// Screenshots go to e2e/artifacts/. Exit code 0 = all PASS, 1 = any FAIL.
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
+const PASSWORD = process.env.E2E_PASSWORD || 'yilian-demo';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const STEP_TIMEOUT = 10_000;
+const TOTAL_TIMEOUT = 180_000;
+const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '赵', '黄', '周', '吴'];
+const MASK = '**********';
+const FULL_ID = /\d{17}[\dX]/;
+
+const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
+mkdirSync(artifacts, { recursive: true });
+
+let chromium;
+try {
+  const require = createRequire(new URL('../web/package.json', import.meta.url));
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.log(`FAIL load playwright-core from web/node_modules (run \`npm install\` in web/): ${e.message}`);
+  process.exit(1);
+}
+
+let failures = 0;
+let shot = 0;
+const url = (path) => BASE_URL + path;
+
+async function step(name, page, fn) {
+  try {
+    const detail = await fn();
+    console.log(`PASS ${name}${detail ? ` — ${detail}` : ''}`);
+    return true;
+  } catch (e) {
+    failures++;
+    const msg = String(e?.message || e).split('\n')[0];
+    console.log(`FAIL ${name} — ${msg}`);
+    if (page && !page.isClosed()) {
+      const file = `${artifacts}fail-${++shot}.png`;
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.log(`     page: ${page.url()}  screenshot: ${file}`);
+    }
+    return false;
+  }
+}
+const skip = (name, why) => console.log(`SKIP ${name} — ${why}`);
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+function watch(page, label) {
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.setDefaultNavigationTimeout(STEP_TIMEOUT);
+  page.on('pageerror', (err) => {
+    failures++;
+    console.log(`FAIL [${label}] JavaScript error on ${page.url()}: ${err.message}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 500) {
+      failures++;
+      console.log(`FAIL [${label}] HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
+    }
+  });
+}
+
+// Logs in via the form; resolves once the logged-in nav (or a login error) appears.
+async function login(page, username) {
+  await page.goto(url('/login'));
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill(PASSWORD);
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.locator('nav.main, p.error').first().waitFor();
+  const err = page.locator('p.error');
+  if (await err.count()) throw new Error(`login as ${username} rejected: ${(await err.first().innerText()).trim()}`);
+}
+
+// Types q into #q and waits until htmx has replaced #results; returns the number of resident links.
+async function searchResidents(page, q) {
+  await page.evaluate(() => {
+    const marker = document.createElement('i');
+    marker.hidden = true;
+    marker.dataset.e2eStale = '1';
+    document.querySelector('#results').appendChild(marker);
+  });
+  await page.locator('#q').fill(q);
+  await page
+    .waitForFunction(
+      () =>
+        !document.querySelector('#results [data-e2e-stale]') &&
+        !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling'),
+      null,
+      { timeout: STEP_TIMEOUT },
+    )
+    .catch(() => {
+      throw new Error(`htmx did not refresh #results for q=${q} (is /assets/htmx.min.js served?)`);
+    });
+  return page.locator('#results table.list tbody tr a').count();
+}
+
+const watchdog = setTimeout(() => {
+  console.log(`FAIL whole run exceeded ${TOTAL_TIMEOUT / 1000}s`);
+  process.exit(1);
+}, TOTAL_TIMEOUT);
+watchdog.unref();
+
+console.log(`smoke: ${BASE_URL} with ${CHROMIUM}`);
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+} catch (e) {
+  console.log(`FAIL launch Chromium at ${CHROMIUM}: ${String(e.message).split('\n')[0]}`);
+  process.exit(1);
+}
+
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const page = await ctx.newPage();
+  watch(page, 'desktop');
+
+  // ---- village doctor: login → 居民查询 → search → detail ----
+  const loggedIn = await step('村医 cunyi 登录后进入工作台', page, async () => {
+    await login(page, 'cunyi');
+    await page.locator('h1', { hasText: '工作台' }).waitFor();
+  });
+
+  await step('静态资源 /assets/htmx.min.js 与 /assets/app.css', page, async () => {
+    for (const path of ['/assets/htmx.min.js', '/assets/app.css']) {
+      const res = await page.request.get(url(path), { timeout: STEP_TIMEOUT });
+      check(res.ok(), `${path} → HTTP ${res.status()}`);
+    }
+    const ff = await page.evaluate(() => getComputedStyle(document.body).fontFamily);
+    check(/PingFang|Noto Sans CJK|YaHei/.test(ff), `app.css not applied (body font-family: ${ff})`);
+  });
+
+  let surname = null;
+  let onResidents = false;
+  if (loggedIn) {
+    onResidents = await step('导航“居民查询”', page, async () => {
+      await page.locator('nav.main a', { hasText: '居民查询' }).first().click();
+      await page.waitForURL((u) => u.pathname === '/residents');
+      await page.locator('#q').waitFor();
+    });
+  } else skip('导航“居民查询”', 'not logged in');
+
+  let found = false;
+  if (onResidents) {
+    found = await step('按姓氏检索居民（htmx 实时结果）', page, async () => {
+      const tried = [];
+      for (const s of SURNAMES) {
+        const n = await searchResidents(page, s);
+        tried.push(`${s}:${n}`);
+        if (n > 0) {
+          surname = s;
+          return `“${s}” → ${n} 条链接`;
+        }
+      }
+      throw new Error(`no resident rows for any surname (${tried.join(' ')})`);
+    });
+  } else skip('按姓氏检索居民（htmx 实时结果）', 'residents page not reached');
+
+  if (found) {
+    await step('列表中身份证号已脱敏', page, async () => {
+      const text = await page.locator('#results table.list tbody').innerText();
+      check(text.includes(MASK), `no "${MASK}" in results`);
+      check(!FULL_ID.test(text), 'an unmasked 18-digit ID number appears in the list');
+    });
+    await step('居民详情页显示电子健康卡号与完整身份证号', page, async () => {
+      const link = page.locator('#results table.list tbody tr a').first();
+      const name = (await link.innerText()).trim();
+      await link.click();
+      await page.waitForURL((u) => /^\/residents\/[^/]+$/.test(u.pathname));
+      const facts = page.locator('dl.facts');
+      await facts.waitFor();
+      const h1 = await page.locator('h1').innerText();
+      check(h1.includes(name), `h1 "${h1}" does not contain "${name}"`);
+      check((await page.locator('main').innerText()).includes('电子健康卡号'), '“电子健康卡号” not on page');
+      const idRow = page.locator('dl.facts > div', { has: page.locator('dt', { hasText: '身份证号' }) });
+      const idText = (await idRow.count()) ? (await idRow.locator('dd').innerText()).trim() : await facts.innerText();
+      check(FULL_ID.test(idText), `no whole 18-character ID number in .facts (${idText.slice(0, 40)})`);
+      return `${name} ${idText.match(FULL_ID)[0].slice(0, 6)}…`;
+    });
+  } else skip('居民详情页', 'no search result to open');
+
+  // ---- phone width (390×844): residents page must not overflow horizontally ----
+  if (loggedIn) {
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+      storageState: await ctx.storageState(),
+    });
+    const mp = await phone.newPage();
+    watch(mp, 'phone');
+    await step('手机宽度 390px 居民查询页无横向溢出', mp, async () => {
+      await mp.goto(url(`/residents?q=${encodeURIComponent(surname || '王')}`));
+      await mp.locator('#q').waitFor();
+      const m = await mp.evaluate(() => {
+        const nav = document.querySelector('nav.main')?.getBoundingClientRect();
+        return {
+          vw: document.documentElement.clientWidth,
+          sw: document.documentElement.scrollWidth,
+          navLeft: nav ? nav.left : 0,
+          navRight: nav ? nav.right : 0,
+        };
+      });
+      const file = `${artifacts}residents-390.png`;
+      await mp.screenshot({ path: file, fullPage: true });
+      check(m.navLeft >= -1 && m.navRight <= m.vw + 1, `nav.main spans ${m.navLeft}..${m.navRight} of ${m.vw}px`);
+      check(m.sw <= m.vw + 1, `page scrollWidth ${m.sw}px > viewport ${m.vw}px`);
+      return `screenshot ${file}`;
+    });
+    await phone.close();
+  } else skip('手机宽度 390px', 'not logged in');
+
+  // ---- resident: log out, log in as jumin, /me, 长者模式 ----
+  if (loggedIn) {
+    await step('退出登录', page, async () => {
+      await page.locator('.who button', { hasText: '退出' }).click();
+      await page.locator('nav.main').waitFor({ state: 'detached' });
+    });
+  }
+  await ctx.clearCookies();
+
+  const resident = await step('居民 jumin 登录并打开“我的健康档案”', page, async () => {
+    await login(page, 'jumin');
+    await page.goto(url('/me'));
+    await page.locator('.elder-switch button').waitFor();
+    check((await page.locator('main').innerText()).includes('电子健康卡号'), '“电子健康卡号” not on /me');
+  });
+
+  if (resident) {
+    const toggle = page.locator('.elder-switch button');
+    if (await page.locator('body.elder').count()) {
+      // Preference persisted from an earlier run: switch back first so the check starts from 标准模式.
+      await toggle.click();
+      await page.locator('body:not(.elder)').waitFor();
+      await page.goto(url('/me'));
+    }
+    const elderOn = await step('切换长者模式：body.elder 且字号 ≥ 20px', page, async () => {
+      await page.locator('.elder-switch button', { hasText: '长者模式' }).click();
+      await page.locator('body.elder').waitFor();
+      const px = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+      check(px >= 20, `body font-size ${px}px < 20px`);
+      return `${px}px`;
+    });
+    if (elderOn) {
+      await step('长者模式下按钮触控尺寸 ≥ 48px', page, async () => {
+        if (new URL(page.url()).pathname !== '/me') await page.goto(url('/me'));
+        await page.locator('body.elder').waitFor();
+        const box = await page.locator('.elder-switch button').boundingBox();
+        check(box && box.height >= 48, `button height ${box?.height}px`);
+        await page.screenshot({ path: `${artifacts}me-elder.png`, fullPage: true });
+        return `${Math.round(box.height)}px`;
+      });
+      await step('切回标准模式', page, async () => {
+        await page.locator('.elder-switch button', { hasText: '标准模式' }).click();
+        await page.locator('body:not(.elder)').waitFor();
+      });
+    }
+  } else skip('长者模式', 'resident login failed');
+
+  // ---- village doctor: household signing → follow-up turns a patient red → work list ----
+  await ctx.clearCookies();
+  await step('村医 cunyi 再次登录（签约与慢病）', page, async () => {
+    await login(page, 'cunyi');
+    await page.goto(url('/care'));
+    await page.locator('h1', { hasText: '团队工作台' }).waitFor();
+  });
+  let signedName = null;
+  await step('家庭签约：为一户未签约家庭签约', page, async () => {
+    for (const surname of SURNAMES) {
+      await page.goto(url(`/residents?q=${encodeURIComponent(surname)}`));
+      const links = await page.locator('#results table.list tbody tr a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+      for (const href of links.slice(0, 15)) {
+        await page.goto(url(href));
+        const household = page.locator('#contract a.button', { hasText: '家庭签约' });
+        if (!(await household.count())) continue;
+        // A resident not yet in chronic care, so the work list can be seen to change.
+        if (!(await page.locator('#chronic').innerText()).includes('未纳入慢病管理')) continue;
+        const name = (await page.locator('h1').innerText()).split(/\s/)[0];
+        await household.click();
+        await page.locator('form[action="/care/sign"] button[type="submit"]').click();
+        await page.waitForLoadState();
+        if (await page.locator('p.error').count()) continue; // a member was already signed: try another family
+        await page.goto(url(href)); // signing returns to the household's first member
+        const contract = await page.locator('#contract').innerText();
+        check(contract.includes('签约团队'), 'resident page does not show the contract');
+        signedName = name;
+        return `${name} 的家庭已签约`;
+      }
+    }
+    throw new Error('no unsigned household found in the village');
+  });
+  const residentPage = page.url();
+  await step('签约后该居民尚不在30天工作清单中', page, async () => {
+    check(signedName, 'no signed resident');
+    await page.goto(url('/care?window=30'));
+    await page.locator('h1', { hasText: '团队工作台' }).waitFor();
+    check(!(await page.locator('table.list tbody tr', { hasText: signedName }).count()), `${signedName} already listed`);
+    await page.goto(residentPage);
+  });
+  await step('纳入高血压管理并记录一次血压危象随访 → 风险变为红色', page, async () => {
+    check(signedName, 'no signed resident');
+    await page.locator('summary', { hasText: '纳入管理' }).first().click();
+    const panel = page.locator('form[action="/care/enrolments"]');
+    await panel.locator('select[name="program"]').selectOption('hypertension');
+    await panel.locator('input[name="sbp"]').fill('150');
+    await panel.locator('input[name="dbp"]').fill('92');
+    await panel.locator('button[type="submit"]', { hasText: '纳入管理' }).click();
+    await page.waitForURL((u) => /^\/care\/enrolments\/\d+$/.test(u.pathname));
+    await page.locator('input[name="sbp"]').fill('186');
+    await page.locator('input[name="dbp"]').fill('112');
+    await page.locator('button[type="submit"]', { hasText: '保存随访' }).click();
+    await page.waitForLoadState();
+    await page.locator('h1 .risk-red').waitFor();
+  });
+  await step('工作清单变化：该居民以红色（高危）出现在30天清单中', page, async () => {
+    await page.goto(url('/care?window=30'));
+    const row = page.locator('table.list tbody tr', { hasText: signedName });
+    await row.first().waitFor();
+    check(await row.locator('.risk-red').count(), `no red badge on ${signedName}'s row`);
+    await page.screenshot({ path: `${artifacts}care-worklist.png`, fullPage: true });
+  });
+
+  await ctx.close();
+} catch (e) {
+  failures++;
+  console.log(`FAIL unexpected error: ${e?.stack || e}`);
+} finally {
+  await browser.close().catch(() => {});
+}
+
+console.log(failures ? `smoke: ${failures} failure(s)` : 'smoke: all passed');
+process.exit(failures ? 1 : 0);
