@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Foundation benchmarks (see docs/BENCHMARKS.md): generator throughput,
 # resident lookup by identity number over HTTP (wrk, 64 connections) on
-# SQLite and PostgreSQL, and duplicate detection quality and speed.
+# SQLite and PostgreSQL, duplicate detection quality and speed, and the
+# referral cycle and booking under contention (scripts/bench-referrals.mjs).
 # Usage: bash scripts/bench.sh [residents-for-http=100000] [residents-for-scale=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,8 @@ print(max(teams, key=lambda t: t["capacity"])["id"])')
   echo "--- $label, work list of the whole county (5000 lines), 8 connections"
   PATHQ="/api/v1/worklist?limit=5000" TOKEN=$token wrk -t2 -c8 -d10s --latency -s scripts/path.lua http://127.0.0.1:$port \
     | tee "$OUT/wrk-$label-worklist-county-5000.txt" | grep -E "Requests/sec|99%|50%|Non-2xx"
+  echo "--- $label, referral cycle and booking under contention"
+  BASE_URL=http://127.0.0.1:$port PASSWORD=bench-pass-1 node scripts/bench-referrals.mjs 2000 16 | tee "$OUT/referrals-$label.txt"
   kill $pid; wait $pid 2>/dev/null || true
 }
 

@@ -98,6 +98,10 @@ pub async fn prepare(store: &yilian_store::Store) -> Result<(), yilian_store::St
     if expired > 0 {
         tracing::info!(expired, "ended contracts marked expired");
     }
+    // Planner statistics: without them SQLite picked a range scan of the
+    // due-date index for one resident's enrolments (30 ms instead of 60 µs
+    // per referral at 100k residents).
+    store.analyze().await?;
     let escalated = referral::escalate_overdue(store).await?;
     if escalated > 0 {
         tracing::info!(

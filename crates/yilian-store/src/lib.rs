@@ -40,7 +40,41 @@ pub use sqlx;
 /// A connection of either backend.
 pub type Conn = sqlx::AnyConnection;
 /// A transaction of either backend.
-pub type Tx = sqlx::Transaction<'static, Any>;
+/// A write transaction. On SQLite it also holds the store's write gate until
+/// it commits or is dropped, so writers queue in FIFO order in the process
+/// instead of polling SQLite's lock with its busy handler's growing sleeps.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl fmt::Debug for Tx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tx").field("gated", &self._gate.is_some()).finish()
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::Transaction<'static, Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +110,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite has one writer; this queues ours (see [`Tx`]).
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for Store {
@@ -144,6 +180,7 @@ impl Store {
             pool,
             backend,
             url: url.to_string(),
+            write_gate: Default::default(),
         })
     }
 
@@ -191,9 +228,33 @@ impl Store {
     /// with a lock upgrade error.
     pub async fn write(&self) -> Result<Tx, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let gate = self.write_gate.clone().lock_owned().await;
+                Tx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _gate: Some(gate),
+                }
+            }
+            Backend::Postgres => Tx {
+                tx: self.pool.begin().await?,
+                _gate: None,
+            },
         })
+    }
+
+    /// Refreshes the query planner's statistics (after bulk loads, and
+    /// hourly while serving). SQLite samples at most 1,000 rows per index
+    /// (`analysis_limit`), so it stays fast on a million residents.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA analysis_limit=1000; ANALYZE;",
+            Backend::Postgres => "ANALYZE",
+        };
+        let mut tx = self.write().await?;
+        let conn: &mut Conn = &mut tx;
+        conn.execute(sql).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn close(&self) {
