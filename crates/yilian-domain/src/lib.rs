@@ -18,6 +18,7 @@ pub mod mpi;
 pub mod name;
 pub mod phone;
 pub mod prescription;
+pub mod recognition;
 pub mod referral;
 pub mod region;
 pub mod registry;
