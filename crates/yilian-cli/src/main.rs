@@ -95,6 +95,18 @@ enum Command {
         #[command(subcommand)]
         command: MpiCommand,
     },
+    /// The health-record access log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the access log's hash chain; exits non-zero naming the first
+    /// broken entry.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +287,23 @@ async fn run(cli: Cli) -> CliResult {
         } => {
             let store = Store::open(&db).await?;
             generate::scan_and_evaluate(&store).await?;
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = Store::open(&db).await?;
+            let mut c = store.read().await?;
+            let v = yilian_store::records::verify(&mut c).await?;
+            match v.broken {
+                None => println!("access log intact: {} entries verified", v.checked),
+                Some(b) => {
+                    return Err(format!(
+                        "access log broken at entry {}: {} ({} entries before it verified)",
+                        b.id, b.why, v.checked
+                    )
+                    .into());
+                }
+            }
         }
     }
     Ok(())

@@ -19,6 +19,7 @@ pub mod name;
 pub mod phone;
 pub mod prescription;
 pub mod recognition;
+pub mod record;
 pub mod referral;
 pub mod region;
 pub mod registry;

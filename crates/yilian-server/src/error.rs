@@ -48,7 +48,7 @@ impl ApiError {
     /// A domain rule's refusal: 422 unless the code says otherwise.
     pub fn rule(e: &dyn Explain) -> ApiError {
         let status = match e.code() {
-            "forbidden" => StatusCode::FORBIDDEN,
+            "forbidden" | "no_access_grounds" => StatusCode::FORBIDDEN,
             "already_merged"
             | "merge_already_undone"
             | "contract_exists"
@@ -140,7 +140,8 @@ from_rules!(
     yilian_domain::prescription::LongRxError,
     yilian_domain::chronic::RangeError,
     yilian_domain::referral::ReferralError,
-    yilian_domain::icd10::Icd10Error
+    yilian_domain::icd10::Icd10Error,
+    yilian_domain::record::RecordError
 );
 
 impl From<sqlx_error::Error> for ApiError {

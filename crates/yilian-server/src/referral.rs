@@ -49,11 +49,13 @@ pub fn now_cst() -> NaiveDateTime {
     (Utc::now() + Duration::hours(8)).naive_utc()
 }
 
-fn fmt(t: NaiveDateTime) -> String {
+/// A China Standard Time as the referral tables store it
+/// (`YYYY-MM-DDTHH:MM:SS`, no zone).
+pub fn stored_time(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-fn parse_time(field: &'static str, s: &str) -> ApiResult<NaiveDateTime> {
+pub(crate) fn parse_time(field: &'static str, s: &str) -> ApiResult<NaiveDateTime> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
         .map_err(|_| {
@@ -294,10 +296,10 @@ pub async fn create(
         priority: i64::from(priority_rank(urgency, contracted)),
         state: state.as_str().into(),
         findings: serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into()),
-        submitted_at: req.submit.then(|| fmt(now)),
+        submitted_at: req.submit.then(|| stored_time(now)),
         deadline_at: req
             .submit
-            .then(|| fmt(response_deadline(now, urgency, limits))),
+            .then(|| stored_time(response_deadline(now, urgency, limits))),
         redirected_from: None,
         created_by: Some(p.user_id),
     };
@@ -380,10 +382,10 @@ pub async fn change(
             first_block(&findings)?;
             let now = now_cst();
             let urgency = Urgency::parse(&r.urgency).unwrap_or(Urgency::Routine);
-            extra.push(("submitted_at", Val::from(fmt(now))));
+            extra.push(("submitted_at", Val::from(stored_time(now))));
             extra.push((
                 "deadline_at",
-                Val::from(fmt(response_deadline(now, urgency, limits))),
+                Val::from(stored_time(response_deadline(now, urgency, limits))),
             ));
         }
         ReferralEvent::Schedule => {
@@ -475,7 +477,7 @@ async fn hand_over_downward(conn: &mut Conn, r: &ReferralRow) -> ApiResult<()> {
 /// consortium the receiving institution belongs to; returns how many.
 pub async fn escalate_overdue(store: &Store) -> Result<usize, StoreError> {
     let mut tx = store.write().await?;
-    let overdue = store::overdue_unescalated(&mut tx, &fmt(now_cst())).await?;
+    let overdue = store::overdue_unescalated(&mut tx, &stored_time(now_cst())).await?;
     for r in &overdue {
         let consortia = registry::list_consortia(
             &mut tx,
@@ -674,16 +676,10 @@ pub struct SlotPlan {
     pub release_hours: Option<i64>,
 }
 
-/// 放号 — opens consecutive slots; every fifth (by the reserved share) is
-/// kept for referrals until its release time.
-pub async fn open_slots(store: &Store, p: &Principal, plan: &SlotPlan) -> ApiResult<u64> {
-    if !matches!(
-        p.role,
-        Role::ReferralDesk | Role::Specialist | Role::PrimaryClinician
-    ) {
-        return Err(ApiError::forbidden());
-    }
-    let inst = my_institution(p)?;
+/// The slots a plan opens at an institution: consecutive, every fifth (by
+/// the reserved share) kept for referrals until its release time. Also used
+/// by the generator to open the demo's slots.
+pub fn plan_slots(institution_id: i64, plan: &SlotPlan) -> ApiResult<Vec<NewSlot>> {
     if !(5..=240).contains(&plan.minutes)
         || !(1..=500).contains(&plan.count)
         || plan.reserved_bp > 10_000
@@ -701,16 +697,29 @@ pub async fn open_slots(store: &Store, p: &Principal, plan: &SlotPlan) -> ApiRes
     } else {
         (10_000 / plan.reserved_bp.max(1)).max(1) as i64
     };
-    let slots: Vec<NewSlot> = (0..plan.count)
+    Ok((0..plan.count)
         .map(|i| NewSlot {
-            institution_id: inst,
+            institution_id,
             department: plan.department.clone().unwrap_or_default(),
-            starts_at: fmt(start + Duration::minutes(i * plan.minutes)),
-            ends_at: fmt(start + Duration::minutes((i + 1) * plan.minutes)),
+            starts_at: stored_time(start + Duration::minutes(i * plan.minutes)),
+            ends_at: stored_time(start + Duration::minutes((i + 1) * plan.minutes)),
             reserved_for_referral: reserved_every > 0 && i % reserved_every == 0,
             release_hours: plan.release_hours.unwrap_or(24).clamp(0, 720),
         })
-        .collect();
+        .collect())
+}
+
+/// 放号 — opens consecutive slots; every fifth (by the reserved share) is
+/// kept for referrals until its release time.
+pub async fn open_slots(store: &Store, p: &Principal, plan: &SlotPlan) -> ApiResult<u64> {
+    if !matches!(
+        p.role,
+        Role::ReferralDesk | Role::Specialist | Role::PrimaryClinician
+    ) {
+        return Err(ApiError::forbidden());
+    }
+    let inst = my_institution(p)?;
+    let slots = plan_slots(inst, plan)?;
     let mut tx = store.write().await?;
     let n = store::insert_slots(&mut tx, &slots).await?;
     tx.commit().await?;
@@ -760,7 +769,7 @@ pub async fn referral_box(
         ..Default::default()
     };
     let mut c = store.read().await?;
-    let now = fmt(now_cst());
+    let now = stored_time(now_cst());
     let page = store::list(&mut c, &f, yilian_store::Paging::new(Some(500), None)).await?;
     Ok(page
         .items

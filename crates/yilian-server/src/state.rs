@@ -25,6 +25,9 @@ pub struct Settings {
     pub response_limits: yilian_domain::referral::ResponseLimits,
     /// Where referral notifications are posted (`YILIAN_WEBHOOK_URL`).
     pub webhook_url: Option<String>,
+    /// Days an encounter at an institution grounds its clinicians' reads of
+    /// the record (`YILIAN_RECORD_ENCOUNTER_DAYS`).
+    pub encounter_days: i64,
 }
 
 impl Default for Settings {
@@ -38,6 +41,11 @@ impl Default for Settings {
             webhook_url: std::env::var("YILIAN_WEBHOOK_URL")
                 .ok()
                 .filter(|u| !u.is_empty()),
+            encounter_days: std::env::var("YILIAN_RECORD_ENCOUNTER_DAYS")
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .filter(|d| *d >= 0)
+                .unwrap_or(yilian_domain::record::ENCOUNTER_GROUND_DAYS),
         }
     }
 }

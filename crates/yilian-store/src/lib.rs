@@ -17,6 +17,7 @@ pub mod care;
 mod codec;
 pub mod error;
 pub mod mpi;
+pub mod records;
 pub mod referrals;
 pub mod registry;
 pub mod residents;
@@ -59,7 +60,9 @@ impl Tx {
 
 impl fmt::Debug for Tx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tx").field("gated", &self._gate.is_some()).finish()
+        f.debug_struct("Tx")
+            .field("gated", &self._gate.is_some())
+            .finish()
     }
 }
 
@@ -264,7 +267,12 @@ impl Store {
 
 /// Current time as stored: RFC 3339, UTC, seconds precision.
 pub fn now_text() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    utc_text(chrono::Utc::now().naive_utc())
+}
+
+/// A UTC time as stored (see [`now_text`]).
+pub fn utc_text(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// One page of a list, with the total count of matching rows.
