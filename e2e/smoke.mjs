@@ -527,6 +527,92 @@ try {
     });
   }
 
+  // ---- shared health record: a specialist of the county TCM hospital (no treating relationship)
+  //      is refused, the resident grants that hospital consent, the specialist reads, and the
+  //      resident sees that read in their access log ----
+  let recordPath = null;
+  let tcm = null;
+  if (me) {
+    tcm = await step('管理员为县中医医院开通专科医生账号（API）', page, async () => {
+      const api = page.request;
+      const login = await api.post(url('/api/v1/auth/login'), { data: { username: 'admin', password: PASSWORD } });
+      const token = (await login.json()).token;
+      const auth = { authorization: `Bearer ${token}` };
+      const list = await (await api.get(url('/api/v1/institutions?kind=county_tcm_hospital'), { headers: auth })).json();
+      check(list.items?.length, 'no county TCM hospital in the demo county');
+      const made = await api.post(url('/api/v1/users'), {
+        headers: auth,
+        data: { username: 'zhongyi', password: PASSWORD, role: 'specialist', scope: list.items[0].code },
+      });
+      check(made.status() === 201 || made.status() === 409, `create user → ${made.status()}`);
+      tcm = list.items[0].name;
+      return tcm;
+    }).then((ok) => (ok ? tcm : null));
+  }
+  if (tcm) {
+    await step('县中医医院专科医生无诊疗关系：调阅档案被拒并可申请紧急调阅', page, async () => {
+      await as('zhongyi');
+      await page.goto(url(`/residents?q=${encodeURIComponent(me.card)}`));
+      await page.locator('#results table.list tbody tr a').first().click();
+      await page.waitForURL((u) => /^\/residents\/\d+$/.test(u.pathname));
+      await page.locator('a.button', { hasText: '健康档案' }).click();
+      await page.waitForURL((u) => /^\/residents\/\d+\/record$/.test(u.pathname));
+      recordPath = new URL(page.url()).pathname;
+      await page.locator('#refused', { hasText: '无调阅依据' }).waitFor();
+      check(await page.locator('button', { hasText: '紧急调阅' }).count(), 'no break-glass form');
+    });
+    await step('县医院接诊过该居民：转诊就诊与诊断已进入档案时间轴', page, async () => {
+      await as('zhuanke');
+      await page.goto(url(recordPath));
+      await page.locator('#ground').waitFor();
+      const text = await page.locator('#timeline').innerText();
+      check(text.includes('转诊就诊') && text.includes('出院小结'), `timeline: ${text.slice(0, 200)}`);
+      return (await page.locator('#ground strong').innerText()).trim();
+    });
+  }
+  let granted = null;
+  if (recordPath) {
+    granted = await step('居民 jumin（长者模式）授权县中医医院调阅档案', page, async () => {
+      await as('jumin');
+      await page.goto(url('/me'));
+      await page.locator('.elder-switch button', { hasText: '长者模式' }).click();
+      await page.locator('body.elder').waitFor();
+      await page.goto(url('/me/record'));
+      await page.locator('body.elder').waitFor();
+      const option = page.locator('select[name="grantee"] option', { hasText: tcm }).first();
+      const hospital = (await option.innerText()).trim();
+      await page.locator('select[name="grantee"]').selectOption(await option.getAttribute('value'));
+      await page.locator('#consents button[type="submit"]', { hasText: '确认授权' }).click();
+      await page.waitForURL((u) => u.pathname === '/me/record');
+      const consents = await page.locator('#consents').innerText();
+      check(consents.includes(hospital) && consents.includes('生效中'), `consent not shown: ${consents.slice(0, 200)}`);
+      return hospital;
+    }).then((ok) => ok);
+  }
+  if (granted) {
+    await step('专科医生凭居民授权调阅档案', page, async () => {
+      await as('zhongyi');
+      await page.goto(url(recordPath));
+      await page.locator('#ground', { hasText: '居民授权' }).waitFor();
+    });
+    await step('居民在“谁看过我的档案”中看到县中医医院的调阅（依据：居民授权）', page, async () => {
+      await as('jumin');
+      await page.goto(url('/me/record'));
+      const row = page.locator('#access-log tbody tr', { hasText: '居民授权' }).first();
+      await row.waitFor();
+      const text = await row.innerText();
+      check(text.includes(tcm) && text.includes('zhongyi'), `log row: ${text}`);
+      check(await page.locator('#access-log tbody tr.refused').count(), 'the refused attempt is not listed');
+      await page.screenshot({ path: `${artifacts}me-record-elder.png`, fullPage: true });
+      // Back to standard mode for the next run, if the preference survived the new login.
+      await page.goto(url('/me'));
+      if (await page.locator('body.elder').count()) {
+        await page.locator('.elder-switch button', { hasText: '标准模式' }).click();
+        await page.locator('body:not(.elder)').waitFor();
+      }
+    });
+  }
+
   await ctx.close();
 } catch (e) {
   failures++;

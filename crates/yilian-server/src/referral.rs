@@ -409,6 +409,7 @@ pub async fn change(
     if event == ReferralEvent::Accept && r.direction == Direction::Down.as_str() {
         hand_over_downward(&mut tx, &r).await?;
     }
+    record_in_chart(&mut tx, &r, event, p.user_id).await?;
     store::add_event(
         &mut tx,
         id,
@@ -470,6 +471,66 @@ async fn hand_over_downward(conn: &mut Conn, r: &ReferralRow) -> ApiResult<()> {
         Ok(_) | Err(StoreError::Unique(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// 病历随人走 — a referral leaves its trace in the shared health record:
+/// the visit and diagnosis at the receiving institution when it completes,
+/// and the hospital's discharge summary and plan when the primary side
+/// accepts a downward referral.
+async fn record_in_chart(
+    conn: &mut Conn,
+    r: &ReferralRow,
+    event: ReferralEvent,
+    user_id: i64,
+) -> ApiResult<()> {
+    use yilian_domain::record::{EncounterType, EntryKind};
+    use yilian_store::records::{NewEntry, insert_entry};
+    let entry = |institution_id, kind: EntryKind, title: String| NewEntry {
+        resident_id: r.resident_id,
+        institution_id,
+        kind: kind.as_str().into(),
+        occurred_at: stored_time(now_cst()),
+        title,
+        source: "referral".into(),
+        source_id: Some(r.id),
+        created_by: Some(user_id),
+        ..Default::default()
+    };
+    match event {
+        ReferralEvent::Complete => {
+            let mut visit = entry(
+                r.to_institution_id,
+                EntryKind::Encounter,
+                format!("转诊就诊：{}", r.diagnosis),
+            );
+            visit.encounter_type = Some(EncounterType::Outpatient.as_str().into());
+            visit.body = r.reason.clone();
+            let visit_id = insert_entry(conn, &visit).await?;
+            let mut dx = entry(
+                r.to_institution_id,
+                EntryKind::Diagnosis,
+                r.diagnosis.clone(),
+            );
+            dx.code = r.icd10.clone();
+            dx.encounter_id = Some(visit_id);
+            insert_entry(conn, &dx).await?;
+        }
+        ReferralEvent::Accept if r.direction == Direction::Down.as_str() => {
+            let mut doc = entry(
+                r.from_institution_id,
+                EntryKind::Document,
+                "出院小结（下转）".into(),
+            );
+            doc.body = format!(
+                "{}\n随访计划：{}",
+                r.summary.trim(),
+                r.follow_up_plan.trim()
+            );
+            insert_entry(conn, &doc).await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// 超时升级 — submitted referrals past their response deadline are

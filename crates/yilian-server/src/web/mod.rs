@@ -3,10 +3,12 @@
 //! HttpOnly, SameSite=Lax cookie. Residents get an elder mode (长者模式).
 
 mod care;
+mod record;
 mod referral;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
+use std::str::FromStr;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -114,6 +116,7 @@ pub fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(referral::TEMPLATES)
         {
+        .chain(record::TEMPLATES)
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
             }
@@ -138,6 +141,7 @@ pub fn templates() -> &'static Environment<'static> {
         referral::add_globals(&mut env);
         env
     })
+        record::add_globals(&mut env);
 }
 
 /// A page-level failure: 401 goes to the login page, others render a page.
@@ -278,6 +282,47 @@ fn with(base: Value, extra: Value) -> Value {
 /// Checks a form's CSRF token against the session's.
 fn check_csrf(auth: &Auth, sent: &str) -> Result<(), WebError> {
     if !sent.is_empty() && sent == auth.csrf {
+pub(crate) fn see_other(path: &str) -> WebResult {
+    Ok(Redirect::to(path).into_response())
+}
+
+/// A submitted form as its (name, value) pairs.
+#[derive(Debug)]
+pub(crate) struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub(crate) fn raw(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+    /// A trimmed, non-empty value.
+    pub(crate) fn text(&self, name: &str) -> Option<String> {
+        let v = self.raw(name).trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+    /// An optional number; text that is not one is refused.
+    pub(crate) fn num<T: FromStr>(&self, name: &'static str) -> Result<Option<T>, WebError> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::invalid(name, "应填写数字", "must be a number").into()),
+        }
+    }
+}
+
+/// A refusal the form can show next to the entered values (the rules' 422s,
+/// a conflict such as a slot just taken); anything else is an error page.
+pub(crate) fn shown_on_form(e: &ApiError) -> bool {
+    matches!(
+        e.status,
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT
+    )
+}
+
         Ok(())
     } else {
         Err(ApiError::new(
@@ -311,6 +356,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {
+        .merge(record::router())
     let Some(auth) = auth else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -561,7 +607,7 @@ async fn resident_page(
         "resident.html",
         with(
             base(&auth, &jar, "/residents"),
-            context! { r, region_name => region, insurance_label => ins, care, referral },
+            context! { links_record => record::links_record(auth.principal.role), r, region_name => region, insurance_label => ins, care, referral },
         ),
     ))
 }

@@ -7,12 +7,11 @@
 //! machine ([`transition`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
@@ -27,7 +26,9 @@ use yilian_store::referrals::{self as store, ReferralFilter, ReferralRow, SlotRo
 use yilian_store::registry::{self, ConsortiumFilter, InstitutionFilter, InstitutionRow};
 use yilian_store::{Conn, Paging};
 
-use super::{WebAuth, WebError, WebResult, base, check_csrf, render, with};
+use super::{
+    Fields, WebAuth, WebError, WebResult, base, check_csrf, render, see_other, shown_on_form, with,
+};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Form, Path, Query};
@@ -189,49 +190,6 @@ fn my_institution(p: &Principal) -> Result<&InstitutionRef, WebError> {
 
 fn stamp(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
-}
-
-fn see_other(path: &str) -> WebResult {
-    Ok(Redirect::to(path).into_response())
-}
-
-// ---------------------------------------------------------------- forms
-
-/// A submitted form as its (name, value) pairs.
-#[derive(Debug)]
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn raw(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-    /// A trimmed, non-empty value.
-    fn text(&self, name: &str) -> Option<String> {
-        let v = self.raw(name).trim();
-        (!v.is_empty()).then(|| v.to_string())
-    }
-    /// An optional number; text that is not one is refused.
-    fn num<T: FromStr>(&self, name: &'static str) -> Result<Option<T>, WebError> {
-        match self.text(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::invalid(name, "应填写数字", "must be a number").into()),
-        }
-    }
-}
-
-/// A refusal the form can show next to the entered values (the rules' 422s,
-/// a conflict such as a slot just taken); anything else is an error page.
-fn shown_on_form(e: &ApiError) -> bool {
-    matches!(
-        e.status,
-        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT
-    )
 }
 
 // ---------------------------------------------------------------- 接收机构

@@ -13,58 +13,6 @@ both_backends!(
     web_care_bad_form_values_show_an_error_page_and_store_nothing,
 );
 
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the page has a form with a csrf field")
-        .to_string()
-}
-
-/// Logs `client` in through the web form (its cookie store keeps the session).
-async fn login(app: &TestApp, client: &Client, username: &str) {
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page);
-    let r = client
-        .post(app.url("/login"))
-        .form(&[
-            ("username", username),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "web login {username}");
-}
-
-async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
-    let r = client.get(app.url(path)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-/// Posts a form; redirects are followed, so the answer is the page shown next.
-async fn submit(
-    app: &TestApp,
-    client: &Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn resident_in(
     app: &TestApp,
     token: &str,
@@ -91,7 +39,7 @@ async fn web_care_household_signing_follow_up_and_red_work_list(app: TestApp) {
     let a = resident_in(&app, &vd, 11, "王建华", "HH-W1", &["hypertension"]).await;
     let b = resident_in(&app, &vd, 12, "王秀英", "HH-W1", &[]).await;
     let web = &app.client;
-    login(&app, web, "vd_a1").await;
+    web_login(&app, web, "vd_a1").await;
 
     let (status, work) = page(&app, web, "/care").await;
     assert_eq!(status, StatusCode::OK);
@@ -257,7 +205,7 @@ async fn web_care_household_signing_follow_up_and_red_work_list(app: TestApp) {
         StatusCode::CREATED
     );
     let own = Client::builder().cookie_store(true).build().unwrap();
-    login(&app, &own, "jumin_a").await;
+    web_login(&app, &own, "jumin_a").await;
     let (status, me) = page(&app, &own, "/me").await;
     assert_eq!(status, StatusCode::OK);
     assert!(me.contains("我的家庭医生") && me.contains("桃源镇家庭医生团队"));
@@ -280,7 +228,7 @@ async fn web_care_bad_form_values_show_an_error_page_and_store_nothing(app: Test
     let vd = app.login("vd_a1").await;
     let rid = resident_in(&app, &vd, 11, "李桂兰", "HH-L1", &["hypertension"]).await;
     let web = &app.client;
-    login(&app, web, "vd_a1").await;
+    web_login(&app, web, "vd_a1").await;
 
     // "1+1+1": a grade-II hospital is no tertiary choice — nothing is signed.
     let (_, form) = page(&app, web, &format!("/care/sign?resident_id={rid}")).await;
@@ -380,7 +328,7 @@ async fn web_care_bad_form_values_show_an_error_page_and_store_nothing(app: Test
 
     // Another village's doctor cannot open the patient's pages.
     let other = Client::builder().cookie_store(true).build().unwrap();
-    login(&app, &other, "vd_a2").await;
+    web_login(&app, &other, "vd_a2").await;
     for url in [format!("/care/enrolments/{e}"), format!("/residents/{rid}")] {
         let (status, _) = page(&app, &other, &url).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{url}");

@@ -249,3 +249,72 @@ pub fn resident_body(
 ) -> Value {
     json!({"id_number": id_number(birth, seq), "name": name, "phone": phone, "region_code": region})
 }
+
+// ---------------------------------------------------------------- web pages
+
+/// The CSRF token of the first form on a page.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page has a form with a csrf field")
+        .to_string()
+}
+
+/// Logs `client` in through the web form (its cookie store keeps the session).
+pub async fn web_login(app: &TestApp, client: &Client, username: &str) {
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = client
+        .post(app.url("/login"))
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("csrf", &csrf_of(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "web login {username}");
+}
+
+/// A fresh browser (its own cookie store), logged in through the web form.
+pub async fn browser(app: &TestApp, username: &str) -> Client {
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    web_login(app, &client, username).await;
+    client
+}
+
+/// GETs a page: its status and HTML.
+pub async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
+    let r = client.get(app.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// Posts a form; redirects are followed, so the answer is the page shown next.
+pub async fn submit(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The part of a page between two markers.
+pub fn between<'a>(page: &'a str, from: &str, to: &str) -> &'a str {
+    let start = page.find(from).unwrap_or_else(|| panic!("{from} on page"));
+    let rest = &page[start..];
+    rest.find(to).map_or(rest, |end| &rest[..end])
+}

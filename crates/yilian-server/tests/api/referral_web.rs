@@ -1,7 +1,7 @@
 //! The 双向转诊 pages through browser-like clients (one cookie session per
 //! user, forms with their CSRF token), on both backends.
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
@@ -11,59 +11,6 @@ both_backends!(
     web_referral_from_form_to_appointment_on_the_resident_page,
     web_referral_refusals_decline_redirect_and_gates,
 );
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the page has a form with a csrf field")
-        .to_string()
-}
-
-/// A fresh browser (its own cookie store), logged in through the web form.
-async fn browser(app: &TestApp, username: &str) -> Client {
-    let client = Client::builder().cookie_store(true).build().unwrap();
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = client
-        .post(app.url("/login"))
-        .form(&[
-            ("username", username),
-            ("password", PASSWORD),
-            ("csrf", &csrf_of(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "web login {username}");
-    client
-}
-
-async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
-    let r = client.get(app.url(path)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-/// Posts a form; redirects are followed, so the answer is the page shown next.
-async fn submit(
-    app: &TestApp,
-    client: &Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// A county consortium of H1, WA and VA1 (their referrals are in-consortium).
 async fn consortium(app: &TestApp) {
@@ -128,13 +75,6 @@ fn referral_id(r: &reqwest::Response) -> i64 {
     path.strip_prefix("/referrals/")
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("redirected to a referral, got {path}"))
-}
-
-/// The part of a page between two markers.
-fn between<'a>(page: &'a str, from: &str, to: &str) -> &'a str {
-    let start = page.find(from).unwrap_or_else(|| panic!("{from} on page"));
-    let rest = &page[start..];
-    rest.find(to).map_or(rest, |end| &rest[..end])
 }
 
 async fn web_referral_from_form_to_appointment_on_the_resident_page(app: TestApp) {

@@ -292,6 +292,22 @@ async fn a_referral_goes_up_is_accepted_scheduled_and_completed(app: TestApp) {
             .await
             .unwrap();
     assert_eq!(queued.total, 5, "every change is queued for the other side");
+    // The visit and diagnosis are in the resident's record; the hospital,
+    // having seen the patient, reads it on that ground.
+    let chart: Value = app
+        .get(&desk, &format!("/api/v1/residents/{r}/record"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chart["ground"], "encounter");
+    let kinds: Vec<(&str, &str)> = chart["entries"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("diagnosis", "I10"), ("encounter", "")]);
 }
 
 async fn illegal_transitions_and_wrong_sides_are_refused(app: TestApp) {
