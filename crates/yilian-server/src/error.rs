@@ -141,7 +141,8 @@ from_rules!(
     yilian_domain::chronic::RangeError,
     yilian_domain::referral::ReferralError,
     yilian_domain::icd10::Icd10Error,
-    yilian_domain::record::RecordError
+    yilian_domain::record::RecordError,
+    yilian_domain::recognition::RecognitionError
 );
 
 impl From<sqlx_error::Error> for ApiError {

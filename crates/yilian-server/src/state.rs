@@ -88,6 +88,8 @@ pub struct AppState {
     pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     /// The referral catalogue in force (first-contact and do-not-refer-up lists).
     pub catalog: Arc<yilian_domain::icd10::ReferralCatalog>,
+    /// The test-result recognition catalogue in force (检查检验结果互认项目目录).
+    pub recognition_catalog: Arc<yilian_domain::recognition::RecognitionCatalog>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -109,6 +111,7 @@ impl AppState {
             regions: Arc::new(regions),
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             catalog: Arc::new(crate::referral::load_catalog()),
+            recognition_catalog: Arc::new(crate::recognition::load_catalog()),
             settings: Arc::new(settings),
         }
     }

@@ -17,6 +17,7 @@ pub mod care;
 mod codec;
 pub mod error;
 pub mod mpi;
+pub mod recognition;
 pub mod records;
 pub mod referrals;
 pub mod registry;

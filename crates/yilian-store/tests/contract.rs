@@ -34,6 +34,8 @@ contract!(
     sessions_expire_and_audit_appends,
     bulk_insert_and_ground_truth,
     backup_and_restore_round_trip,
+    recognition_candidates_treatments_and_standing,
+    recognition_orders_and_report,
 );
 
 const TODAY: (i32, u32, u32) = (2026, 11, 22);
@@ -1062,5 +1064,388 @@ async fn backup_and_restore_round_trip(db: TestDb) {
         residents::count(&mut c).await.unwrap(),
         1,
         "restore brings back the backed-up state"
+    );
+}
+
+// ---------------------------------------------------------------- 检查检验结果互认
+
+/// A result or encounter in the record of `resident` at `institution`.
+fn entry(
+    resident: i64,
+    institution: i64,
+    kind: &str,
+    code: &str,
+    at: &str,
+    hr: bool,
+) -> yilian_store::records::NewEntry {
+    yilian_store::records::NewEntry {
+        resident_id: resident,
+        institution_id: institution,
+        kind: kind.into(),
+        encounter_type: (kind == "encounter").then(|| code.to_string()),
+        occurred_at: at.into(),
+        code: if kind == "encounter" {
+            String::new()
+        } else {
+            code.into()
+        },
+        title: format!("{kind} {code}"),
+        value: "7.1".into(),
+        unit: "%".into(),
+        hr_mark: hr,
+        source: "manual".into(),
+        ..Default::default()
+    }
+}
+
+async fn recognition_candidates_treatments_and_standing(db: TestDb) {
+    use yilian_store::recognition::{self as rec, NewLabQuality};
+    use yilian_store::records;
+    let s = &db.store;
+    let (county, town, village) = seed_institutions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let c1 = registry::insert_consortium(
+        &mut tx,
+        &ConsortiumData {
+            code: "C1".into(),
+            name: "青禾县医共体".into(),
+            kind: ConsortiumKind::CountyConsortium,
+            lead_institution_id: county,
+            region_code: "140599".into(),
+        },
+    )
+    .await
+    .unwrap();
+    registry::add_member(&mut tx, c1.id, town).await.unwrap();
+    let a = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1958, 3, 9), 11, "王建国", "14500001111"),
+        Some(village),
+    )
+    .await
+    .unwrap();
+    // A duplicate record of the same person, merged into `a`.
+    let b = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1958, 3, 9), 13, "王建囯", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut q = yilian_store::sql::Sql::new("UPDATE residents SET merged_into = ");
+    q.bind(a.id).push(" WHERE id = ").bind(b.id);
+    q.execute(&mut tx).await.unwrap();
+    // The county lab passed external quality assessment for 2026.
+    let pass = rec::insert_lab_quality(
+        &mut tx,
+        &NewLabQuality {
+            institution_id: county,
+            passed_on: "2026-01-10".into(),
+            valid_until: "2026-12-31".into(),
+            assessor: "省临床检验中心".into(),
+            note: String::new(),
+            recorded_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass.valid_until, "2026-12-31");
+    let county_hba1c = records::insert_entry(
+        &mut tx,
+        &entry(a.id, county, "lab", "hba1c", "2026-10-13T09:00:00", true),
+    )
+    .await
+    .unwrap();
+    let village_hba1c = records::insert_entry(
+        &mut tx,
+        &entry(a.id, village, "lab", "hba1c", "2026-11-01T08:30:00", true),
+    )
+    .await
+    .unwrap();
+    // Taken before the county's pass: not in good standing that day.
+    let early = records::insert_entry(
+        &mut tx,
+        &entry(b.id, county, "lab", "hba1c", "2026-01-09T23:59:59", true),
+    )
+    .await
+    .unwrap();
+    for e in [
+        entry(a.id, county, "lab", "cbc", "2026-11-01T08:00:00", true),
+        entry(
+            a.id,
+            county,
+            "document",
+            "hba1c",
+            "2026-11-02T08:00:00",
+            false,
+        ),
+        entry(
+            a.id,
+            town,
+            "encounter",
+            "emergency",
+            "2026-09-01T10:00:00",
+            false,
+        ),
+        entry(
+            a.id,
+            town,
+            "encounter",
+            "inpatient",
+            "2026-10-20T10:00:00",
+            false,
+        ),
+        entry(
+            a.id,
+            town,
+            "encounter",
+            "outpatient",
+            "2026-10-21T10:00:00",
+            false,
+        ),
+        entry(
+            b.id,
+            county,
+            "encounter",
+            "emergency",
+            "2026-10-25T03:00:00",
+            false,
+        ),
+    ] {
+        records::insert_entry(&mut tx, &e).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut c = s.read().await.unwrap();
+    // Only lab/exam entries of the item, the merged record's too, newest first.
+    let found = rec::candidates(&mut c, a.id, "hba1c").await.unwrap();
+    let ids: Vec<i64> = found.iter().map(|r| r.entry_id).collect();
+    assert_eq!(ids, [village_hba1c, county_hba1c, early]);
+    let standing: Vec<i64> = found.iter().map(|r| r.eqa_passed).collect();
+    assert_eq!(standing, [0, 1, 0]);
+    assert_eq!(found[1].institution_kind, "county_general_hospital");
+    assert_eq!(found[1].hr_mark, 1);
+    assert_eq!(found[1].occurred_at, "2026-10-13T09:00:00");
+    assert!(
+        rec::candidates(&mut c, a.id, "lipids")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The merged record is read through the survivor, not the other way round.
+    assert_eq!(
+        rec::candidates(&mut c, b.id, "hba1c").await.unwrap().len(),
+        1
+    );
+
+    // Good standing: both ends of the pass inclusive.
+    for (day, want) in [
+        ("2026-01-09", false),
+        ("2026-01-10", true),
+        ("2026-12-31", true),
+        ("2027-01-01", false),
+    ] {
+        assert_eq!(
+            rec::in_good_standing(&mut c, county, day).await.unwrap(),
+            want,
+            "{day}"
+        );
+    }
+    assert!(
+        !rec::in_good_standing(&mut c, town, "2026-06-01")
+            .await
+            .unwrap()
+    );
+    assert_eq!(rec::lab_quality_of(&mut c, county).await.unwrap().len(), 1);
+
+    // Consortia, as member and as lead; none for the village clinic.
+    assert_eq!(
+        rec::consortia_of(&mut c, &[county, town, village])
+            .await
+            .unwrap(),
+        [(county, c1.id), (town, c1.id)]
+    );
+    assert!(rec::consortia_of(&mut c, &[]).await.unwrap().is_empty());
+
+    // Treatments: inpatient and emergency encounters since the given time.
+    let t = rec::treatments(&mut c, a.id, "2026-10-13T09:00:00")
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = t
+        .iter()
+        .map(|t| (t.encounter_type.as_str(), t.occurred_at.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("inpatient", "2026-10-20T10:00:00"),
+            ("emergency", "2026-10-25T03:00:00")
+        ]
+    );
+}
+
+async fn recognition_orders_and_report(db: TestDb) {
+    use yilian_store::recognition::{self as rec, NewOrder, ReportFilter};
+    let s = &db.store;
+    let (county, town, village) = seed_institutions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let c1 = registry::insert_consortium(
+        &mut tx,
+        &ConsortiumData {
+            code: "C1".into(),
+            name: "青禾县医共体".into(),
+            kind: ConsortiumKind::CountyConsortium,
+            lead_institution_id: county,
+            region_code: "140599".into(),
+        },
+    )
+    .await
+    .unwrap();
+    registry::add_member(&mut tx, c1.id, town).await.unwrap();
+    let a = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1958, 3, 9), 11, "王建国", "14500001111"),
+        Some(village),
+    )
+    .await
+    .unwrap();
+    let result = yilian_store::records::insert_entry(
+        &mut tx,
+        &entry(a.id, county, "lab", "hba1c", "2026-10-13T09:00:00", true),
+    )
+    .await
+    .unwrap();
+    let order = |institution: i64, at: &str, outcome: &str| NewOrder {
+        resident_id: a.id,
+        institution_id: institution,
+        item_code: "hba1c".into(),
+        item_kind: "lab".into(),
+        ordered_by: None,
+        ordered_at: at.into(),
+        outcome: outcome.into(),
+        ..Default::default()
+    };
+    let mut orders = vec![
+        NewOrder {
+            recognized_entry_id: Some(result),
+            result_institution_id: Some(county),
+            saved_fen: 6000,
+            ..order(town, "2026-11-01T00:00:00", "recognized")
+        },
+        NewOrder {
+            recognized_entry_id: Some(result),
+            result_institution_id: Some(county),
+            saved_fen: 6000,
+            ..order(town, "2026-11-30T23:59:59", "recognized")
+        },
+        NewOrder {
+            recognized_entry_id: Some(result),
+            result_institution_id: Some(county),
+            repeat_reason: Some("patient_request".into()),
+            ..order(town, "2026-11-10T10:00:00", "repeated")
+        },
+        NewOrder {
+            repeat_reason: Some("other".into()),
+            repeat_text: "外院报告丢失".into(),
+            ..order(county, "2026-11-11T10:00:00", "repeated")
+        },
+        order(county, "2026-11-12T10:00:00", "new"),
+        order(village, "2026-11-13T10:00:00", "new"),
+        // Outside the period.
+        NewOrder {
+            saved_fen: 6000,
+            ..order(town, "2026-10-31T23:59:59", "recognized")
+        },
+        order(county, "2026-12-01T00:00:00", "new"),
+    ];
+    let mut again = Vec::new();
+    for o in orders.drain(..) {
+        again.push(rec::insert_order(&mut tx, &o).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    // The outcome is one of three.
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        rec::insert_order(&mut tx, &order(town, "2026-11-01T00:00:00", "maybe"))
+            .await
+            .is_err()
+    );
+    drop(tx);
+
+    let mut c = s.read().await.unwrap();
+    assert_eq!(rec::count_orders(&mut c).await.unwrap(), 8);
+    let first = rec::get_order(&mut c, again[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            first.outcome.as_str(),
+            first.saved_fen,
+            first.recognized_entry_id,
+            first.result_institution_name.as_deref()
+        ),
+        ("recognized", 6000, Some(result), Some("机构H001"))
+    );
+    let listed = rec::orders_of(&mut c, a.id, 3).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|o| o.ordered_at.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "2026-12-01T00:00:00",
+            "2026-11-30T23:59:59",
+            "2026-11-13T10:00:00"
+        ]
+    );
+
+    let november = ReportFilter {
+        from: "2026-11-01".into(),
+        to: "2026-11-30".into(),
+        region_prefix: None,
+    };
+    let cells = rec::report_by_institution(&mut c, &november).await.unwrap();
+    let got: Vec<(i64, &str, &str, i64, i64)> = cells
+        .iter()
+        .map(|x| {
+            (
+                x.group_id,
+                x.outcome.as_str(),
+                x.reason.as_str(),
+                x.orders,
+                x.saved_fen,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (county, "new", "", 1, 0),
+            (county, "repeated", "other", 1, 0),
+            (town, "recognized", "", 2, 12000),
+            (town, "repeated", "patient_request", 1, 0),
+            (village, "new", "", 1, 0),
+        ]
+    );
+    // The consortium counts its lead's and members' orders, not the village's.
+    let cells = rec::report_by_consortium(&mut c, &november).await.unwrap();
+    assert!(cells.iter().all(|x| x.group_id == c1.id));
+    assert_eq!(cells.iter().map(|x| x.orders).sum::<i64>(), 5);
+    assert_eq!(cells.iter().map(|x| x.saved_fen).sum::<i64>(), 12000);
+    // A region prefix keeps the institutions inside it.
+    let township = ReportFilter {
+        region_prefix: Some("140599101".into()),
+        ..november.clone()
+    };
+    let cells = rec::report_by_institution(&mut c, &township).await.unwrap();
+    assert!(
+        cells
+            .iter()
+            .all(|x| x.group_id == town || x.group_id == village)
+    );
+    assert_eq!(cells.len(), 3);
+    assert!(
+        rec::report_by_consortium(&mut c, &township)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -20,6 +20,7 @@ use crate::service::{self, UserInput};
 use crate::state::AppState;
 
 pub mod care;
+pub mod recognition;
 pub mod records;
 pub mod referrals;
 pub mod registry;
@@ -58,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .merge(care::router())
         .merge(referrals::router())
         .merge(records::router())
+        .merge(recognition::router())
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let doc = std::sync::Arc::new(doc);

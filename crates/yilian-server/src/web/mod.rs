@@ -3,12 +3,13 @@
 //! HttpOnly, SameSite=Lax cookie. Residents get an elder mode (长者模式).
 
 mod care;
+mod recognition;
 mod record;
 mod referral;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -115,8 +116,9 @@ pub fn templates() -> &'static Environment<'static> {
         ]
         .into_iter()
         .chain(referral::TEMPLATES)
-        {
+        .chain(recognition::TEMPLATES)
         .chain(record::TEMPLATES)
+        {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
             }
@@ -139,9 +141,9 @@ pub fn templates() -> &'static Environment<'static> {
         );
         care::add_globals(&mut env);
         referral::add_globals(&mut env);
+        record::add_globals(&mut env);
         env
     })
-        record::add_globals(&mut env);
 }
 
 /// A page-level failure: 401 goes to the login page, others render a page.
@@ -241,6 +243,7 @@ fn nav_for(role: Role) -> Vec<NavItem> {
             label: "双向转诊",
         });
     }
+    v.extend(recognition::nav(role));
     v.push(NavItem {
         href: "/institutions",
         label: "医疗机构",
@@ -279,9 +282,6 @@ fn with(base: Value, extra: Value) -> Value {
     context! { ..base, ..extra }
 }
 
-/// Checks a form's CSRF token against the session's.
-fn check_csrf(auth: &Auth, sent: &str) -> Result<(), WebError> {
-    if !sent.is_empty() && sent == auth.csrf {
 pub(crate) fn see_other(path: &str) -> WebResult {
     Ok(Redirect::to(path).into_response())
 }
@@ -323,6 +323,9 @@ pub(crate) fn shown_on_form(e: &ApiError) -> bool {
     )
 }
 
+/// Checks a form's CSRF token against the session's.
+fn check_csrf(auth: &Auth, sent: &str) -> Result<(), WebError> {
+    if !sent.is_empty() && sent == auth.csrf {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -353,10 +356,11 @@ pub fn router() -> Router<AppState> {
         .route("/mpi/merge", post(mpi_merge))
         .merge(care::router())
         .merge(referral::router())
+        .merge(recognition::router())
+        .merge(record::router())
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {
-        .merge(record::router())
     let Some(auth) = auth else {
         return Ok(Redirect::to("/login").into_response());
     };

@@ -4,6 +4,7 @@
 mod care;
 mod care_web;
 mod helpers;
+mod recognition;
 mod record_web;
 mod records;
 mod referral_web;
