@@ -397,7 +397,7 @@ async fn read_and_evaluate(
     item_code: &str,
     break_glass: Option<&str>,
     encounter_days: i64,
-) -> ApiResult<(yilian_store::Tx, RecognitionView, Evaluated)> {
+) -> ApiResult<(crate::record::ReadTx, RecognitionView, Evaluated)> {
     let me = orderer(p)?;
     {
         let mut c = store.read().await?;

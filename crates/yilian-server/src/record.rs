@@ -22,19 +22,77 @@ use crate::referral::{now_cst, parse_time, stored_time};
 pub const PART_TIMELINE: &str = "timeline";
 
 /// Who is reading, and the log's view of them.
-fn who(p: &Principal) -> (Option<i64>, &str, &str, Option<i64>) {
-    (
-        Some(p.user_id),
-        p.username.as_str(),
-        p.role.as_str(),
-        p.institution.as_ref().map(|i| i.id),
-    )
+/// A read of a resident's record in progress: the transaction to read in,
+/// and the access-log entry that [`ReadTx::commit`] appends in that same
+/// transaction. Appending last keeps the chain's head row locked only from
+/// the append to the commit, not for the whole read (on PostgreSQL the head
+/// lock would otherwise serialise every reader of every record).
+#[derive(Debug)]
+pub struct ReadTx {
+    tx: Tx,
+    entry: Access,
 }
 
-/// Opens a resident's record for `part`: weighs the grounds, appends the
-/// read (or the refusal) to the access log, and returns the transaction to
-/// read in. A refusal is committed before the 403 is returned, so refused
-/// attempts are in the log too.
+/// An access-log entry, owned until it is appended.
+#[derive(Debug, Clone)]
+struct Access {
+    user_id: i64,
+    username: String,
+    role: &'static str,
+    institution_id: Option<i64>,
+    resident_id: i64,
+    part: String,
+    ground: &'static str,
+    outcome: &'static str,
+    reason: String,
+    review: bool,
+}
+
+impl Access {
+    async fn append(&self, conn: &mut yilian_store::Conn) -> ApiResult<()> {
+        let a = NewAccess {
+            user_id: Some(self.user_id),
+            username: &self.username,
+            role: self.role,
+            institution_id: self.institution_id,
+            resident_id: self.resident_id,
+            part: &self.part,
+            ground: self.ground,
+            outcome: self.outcome,
+            reason: &self.reason,
+            review: self.review,
+        };
+        store::append_access(conn, &a).await?;
+        Ok(())
+    }
+}
+
+impl ReadTx {
+    /// Logs the read and commits: the read and its log entry land together.
+    pub async fn commit(mut self) -> ApiResult<()> {
+        self.entry.append(&mut self.tx).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for ReadTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for ReadTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
+
+/// Opens a resident's record for `part`: weighs the grounds and returns the
+/// transaction to read in, whose [`ReadTx::commit`] logs the read. A refusal
+/// is logged and committed before the 403 is returned, so refused attempts
+/// are in the log too.
 pub async fn begin_read(
     store: &Store,
     p: &Principal,
@@ -42,7 +100,7 @@ pub async fn begin_read(
     part: &str,
     break_glass: Option<&str>,
     encounter_days: i64,
-) -> ApiResult<(Tx, Ground)> {
+) -> ApiResult<(ReadTx, Ground)> {
     let mut tx = store.write().await?;
     match residents::get(&mut tx, resident_id).await? {
         Some(r) if r.merged_into.is_none() => {}
@@ -62,31 +120,27 @@ pub async fn begin_read(
         .filter(|r| !r.is_empty())
         .map(String::from);
     let decided = rules::grounds(p.role, &facts, encounter_days);
-    let (user_id, username, role, institution_id) = who(p);
-    let reason = facts.break_glass.as_deref().unwrap_or("");
-    let entry = |ground: &'static str, outcome: &'static str, review: bool| NewAccess {
-        user_id,
-        username,
-        role,
-        institution_id,
+    let mut entry = Access {
+        user_id: p.user_id,
+        username: p.username.clone(),
+        role: p.role.as_str(),
+        institution_id: p.institution.as_ref().map(|i| i.id),
         resident_id,
-        part,
-        ground,
-        outcome,
-        reason,
-        review,
+        part: part.to_string(),
+        ground: "none",
+        outcome: "refused",
+        reason: facts.break_glass.clone().unwrap_or_default(),
+        review: false,
     };
     match decided {
         Ok(g) => {
-            store::append_access(
-                &mut tx,
-                &entry(g.as_str(), "granted", rules::needs_review(g)),
-            )
-            .await?;
-            Ok((tx, g))
+            entry.ground = g.as_str();
+            entry.outcome = "granted";
+            entry.review = rules::needs_review(g);
+            Ok((ReadTx { tx, entry }, g))
         }
         Err(e) => {
-            store::append_access(&mut tx, &entry("none", "refused", false)).await?;
+            entry.append(&mut tx).await?;
             tx.commit().await?;
             Err(e.into())
         }

@@ -250,13 +250,28 @@ impl Store {
     /// hourly while serving). SQLite samples at most 1,000 rows per index
     /// (`analysis_limit`), so it stays fast on a million residents.
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        let sql = match self.backend {
-            Backend::Sqlite => "PRAGMA analysis_limit=1000; ANALYZE;",
-            Backend::Postgres => "ANALYZE",
-        };
         let mut tx = self.write().await?;
         let conn: &mut Conn = &mut tx;
-        conn.execute(sql).await?;
+        match self.backend {
+            Backend::Sqlite => {
+                conn.execute("PRAGMA analysis_limit=1000; ANALYZE;").await?;
+            }
+            // Only this store's schema: a bare ANALYZE would walk every schema
+            // in the database (test schemas included).
+            Backend::Postgres => {
+                let tables: Vec<(String,)> = sql::Sql::new(
+                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                )
+                .fetch_all(conn)
+                .await?;
+                if !tables.is_empty() {
+                    let names: Vec<String> = tables.into_iter().map(|(t,)| t).collect();
+                    sql::Sql::new(&format!("ANALYZE {}", names.join(", ")))
+                        .execute(conn)
+                        .await?;
+                }
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
