@@ -23,6 +23,7 @@ pub mod record;
 pub mod referral;
 pub mod region;
 pub mod registry;
+pub mod remote;
 pub mod resident;
 
 pub use error::Explain;

@@ -45,6 +45,7 @@ crate::vocabulary!(
         Contract = "contract": "家庭医生签约服务",
         Encounter = "encounter": "近期在本机构就诊",
         Consent = "consent": "居民授权",
+        RemoteRead = "remote_read": "远程诊断协作",
         BreakGlass = "break_glass": "紧急调阅",
     }
 );
@@ -83,6 +84,9 @@ pub struct AccessFacts {
     pub days_since_encounter: Option<i64>,
     /// A consent in force covering the reader's institution (directly or by consortium).
     pub consent: bool,
+    /// Days since the latest remote-diagnosis request (not cancelled) between
+    /// the reader's institution and this resident, on either side.
+    pub days_since_remote: Option<i64>,
     /// The reason given for emergency access, if the reader invoked it.
     pub break_glass: Option<String>,
 }
@@ -164,6 +168,13 @@ pub fn grounds(role: Role, f: &AccessFacts, encounter_days: i64) -> Result<Groun
     }
     if f.consent {
         return Ok(Ground::Consent);
+    }
+    // 远程诊断: the requester examined the resident and the reader reports
+    // on them — a treating relationship for as long as an encounter is.
+    if f.days_since_remote
+        .is_some_and(|d| (0..=encounter_days).contains(&d))
+    {
+        return Ok(Ground::RemoteRead);
     }
     match &f.break_glass {
         Some(reason) if reason.trim().chars().count() >= BREAK_GLASS_MIN_CHARS => {
@@ -316,7 +327,14 @@ mod tests {
         let d = ENCOUNTER_GROUND_DAYS;
         let clinician = Role::PrimaryClinician;
         assert_eq!(grounds(clinician, &facts(), d), Err(RecordError::NoGrounds));
-        let cases: [(AccessFacts, Ground); 5] = [
+        let cases: [(AccessFacts, Ground); 6] = [
+            (
+                AccessFacts {
+                    days_since_remote: Some(2),
+                    ..facts()
+                },
+                Ground::RemoteRead,
+            ),
             (
                 AccessFacts {
                     open_referral: true,

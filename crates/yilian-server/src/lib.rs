@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod recognition;
 pub mod record;
 pub mod referral;
+pub mod remote;
 pub mod service;
 pub mod state;
 pub mod web;

@@ -28,6 +28,8 @@ pub struct Settings {
     /// Days an encounter at an institution grounds its clinicians' reads of
     /// the record (`YILIAN_RECORD_ENCOUNTER_DAYS`).
     pub encounter_days: i64,
+    /// Remote-diagnosis turnaround limits by urgency (`YILIAN_REMOTE_TURNAROUND`).
+    pub remote_limits: yilian_domain::remote::TurnaroundLimits,
 }
 
 impl Default for Settings {
@@ -46,6 +48,7 @@ impl Default for Settings {
                 .and_then(|d| d.parse().ok())
                 .filter(|d| *d >= 0)
                 .unwrap_or(yilian_domain::record::ENCOUNTER_GROUND_DAYS),
+            remote_limits: crate::remote::load_limits(),
         }
     }
 }

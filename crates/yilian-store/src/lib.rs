@@ -21,6 +21,7 @@ pub mod recognition;
 pub mod records;
 pub mod referrals;
 pub mod registry;
+pub mod remote;
 pub mod residents;
 pub mod sql;
 pub mod testkit;

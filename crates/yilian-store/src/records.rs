@@ -208,18 +208,32 @@ pub async fn access_facts(
         .bind(inst)
         .push(") OR grantee_id IN (SELECT id FROM consortia WHERE lead_institution_id = ")
         .bind(inst)
-        .push(")))))");
-    let (referrals, contracts, last, consents): (i64, i64, Option<String>, i64) =
-        q.fetch_one(conn).await?;
-    let days_since_encounter = last
-        .as_deref()
-        .and_then(|t| chrono::NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok())
-        .map(|d| (today - d).num_days());
+        .push("))))), (SELECT MAX(requested_at) FROM remote_requests WHERE resident_id = ")
+        .bind(resident_id)
+        .push(" AND state <> 'cancelled' AND (from_institution_id = ")
+        .bind(inst)
+        .push(" OR to_institution_id = ")
+        .bind(inst)
+        .push("))");
+    let (referrals, contracts, last, consents, remote): (
+        i64,
+        i64,
+        Option<String>,
+        i64,
+        Option<String>,
+    ) = q.fetch_one(conn).await?;
+    let days_since = |t: Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok())
+            .map(|d| (today - d).num_days())
+    };
+    let days_since_encounter = days_since(last);
     Ok(AccessFacts {
         open_referral: referrals > 0,
         active_contract: contracts > 0,
         days_since_encounter,
         consent: consents > 0,
+        days_since_remote: days_since(remote),
         ..AccessFacts::default()
     })
 }

@@ -13,6 +13,8 @@ pub enum Val {
     Text(String),
     Int(i64),
     Real(f64),
+    /// Binary (SQLite BLOB, PostgreSQL BYTEA).
+    Bytes(Vec<u8>),
     NullText,
     NullInt,
     NullReal,
@@ -31,6 +33,11 @@ impl From<String> for Val {
 impl From<i64> for Val {
     fn from(i: i64) -> Self {
         Val::Int(i)
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(b: Vec<u8>) -> Self {
+        Val::Bytes(b)
     }
 }
 /// Booleans are stored as integers 0/1 on both backends (the `Any` driver
@@ -129,6 +136,7 @@ impl Sql {
                 Val::Text(s) => a.add(s.clone()),
                 Val::Int(i) => a.add(*i),
                 Val::Real(f) => a.add(*f),
+                Val::Bytes(b) => a.add(b.clone()),
                 Val::NullText => a.add(None::<String>),
                 Val::NullInt => a.add(None::<i64>),
                 // sqlx 0.9's Any driver converts a null f64 into a FLOAT4

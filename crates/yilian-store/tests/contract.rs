@@ -1449,3 +1449,7 @@ async fn recognition_orders_and_report(db: TestDb) {
             .is_empty()
     );
 }
+
+// 远程诊断 — its own file, with its own `contract!` list.
+#[path = "contract/remote.rs"]
+mod remote;

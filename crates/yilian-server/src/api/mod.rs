@@ -24,6 +24,7 @@ pub mod recognition;
 pub mod records;
 pub mod referrals;
 pub mod registry;
+pub mod remote;
 pub mod residents;
 
 #[derive(OpenApi)]
@@ -60,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .merge(referrals::router())
         .merge(records::router())
         .merge(recognition::router())
+        .merge(remote::router())
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let doc = std::sync::Arc::new(doc);

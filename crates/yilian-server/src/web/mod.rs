@@ -6,6 +6,7 @@ mod care;
 mod recognition;
 mod record;
 mod referral;
+mod remote;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -118,6 +119,7 @@ pub fn templates() -> &'static Environment<'static> {
         .chain(referral::TEMPLATES)
         .chain(recognition::TEMPLATES)
         .chain(record::TEMPLATES)
+        .chain(remote::TEMPLATES)
         {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -142,6 +144,7 @@ pub fn templates() -> &'static Environment<'static> {
         care::add_globals(&mut env);
         referral::add_globals(&mut env);
         record::add_globals(&mut env);
+        remote::add_globals(&mut env);
         env
     })
 }
@@ -244,6 +247,7 @@ fn nav_for(role: Role) -> Vec<NavItem> {
         });
     }
     v.extend(recognition::nav(role));
+    v.extend(remote::nav(role));
     v.push(NavItem {
         href: "/institutions",
         label: "医疗机构",
@@ -358,6 +362,7 @@ pub fn router() -> Router<AppState> {
         .merge(referral::router())
         .merge(recognition::router())
         .merge(record::router())
+        .merge(remote::router())
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {

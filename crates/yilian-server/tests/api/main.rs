@@ -9,6 +9,7 @@ mod record_web;
 mod records;
 mod referral_web;
 mod referrals;
+mod remote;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
