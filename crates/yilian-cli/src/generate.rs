@@ -1,24 +1,43 @@
 //! Loads the synthetic county into a store: registries, residents streamed in
 //! batches (one transaction each), the duplicates' ground truth, demo logins.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use yilian_analytics::linkage;
+use yilian_domain::referral::{Direction, ReferralState, Urgency, check_referral};
 use yilian_domain::resident::{ResidentInput, ValidResident};
+use yilian_server::referral::{SlotPlan, now_cst, plan_slots, stored_time};
 use yilian_server::service::{self, UserInput};
+use yilian_store::bulk::{BulkAppointment, BulkEvent, BulkReferral};
+use yilian_store::referrals::{NewReferral, NewSlot};
 use yilian_store::registry::{
     self, ConsortiumData, InstitutionData, PractitionerData, RegionData, TeamData,
 };
 use yilian_store::sql::Sql;
 use yilian_store::{CodeList, CountMap, Store, bulk, mpi};
-use yilian_synth::{CareRow, CountySpec, Program, ResidentRow};
+use yilian_synth::{CareRow, CountySpec, InstitutionKind, Program, ReferralRow, ResidentRow};
 
 use crate::CliResult;
 
 /// Residents per write transaction.
 const TX_ROWS: usize = 5_000;
+
+/// The clinics of the county general hospital that open slots for the
+/// demo's referral desk: a week from tomorrow, 08:00–11:30 in 15-minute
+/// slots, one in five reserved for referrals until 24 hours before.
+const SLOT_DEPARTMENTS: [&str; 6] = [
+    "心血管内科",
+    "神经内科",
+    "内分泌科",
+    "呼吸与危重症医学科",
+    "普通外科",
+    "骨科",
+];
+const SLOT_DAYS: i64 = 7;
 
 pub async fn is_empty(store: &Store) -> CliResult<bool> {
     let mut c = store.read().await?;
@@ -228,7 +247,57 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
         "care: {} contracts ({} already ended), {} enrolments, {} follow-ups",
         care_totals.contracts, expired, care_totals.enrolments, care_totals.followups
     );
+    eprintln!("{}", care_totals.referrals.line());
+    let opened =
+        open_demo_slots(store, &county, &refs, today, &care_totals.referrals.booked).await?;
+    eprintln!(
+        "slots: {opened} opened at the county general hospital for {} to {} (08:00–11:30, 15 min, 20 % reserved for referrals)",
+        today + Duration::days(1),
+        today + Duration::days(SLOT_DAYS)
+    );
     Ok(())
+}
+
+/// Opens a week of slots from tomorrow at the county general hospital(s),
+/// with the service's own slot plan, leaving out the times a generated
+/// referral has already booked.
+async fn open_demo_slots(
+    store: &Store,
+    county: &yilian_synth::County,
+    refs: &CareRefs,
+    today: NaiveDate,
+    booked: &HashSet<(i64, String, String)>,
+) -> CliResult<u64> {
+    let mut slots: Vec<NewSlot> = Vec::new();
+    for i in county
+        .institutions
+        .iter()
+        .filter(|i| i.kind == InstitutionKind::CountyGeneralHospital)
+    {
+        let Some(&id) = refs.institutions.get(&i.code) else {
+            continue;
+        };
+        for day in 1..=SLOT_DAYS {
+            for dept in SLOT_DEPARTMENTS {
+                let plan = SlotPlan {
+                    starts_at: format!("{}T08:00", today + Duration::days(day)),
+                    minutes: 15,
+                    count: 14,
+                    department: Some(dept.into()),
+                    reserved_bp: 2000,
+                    release_hours: Some(24),
+                };
+                let planned = plan_slots(id, &plan).map_err(|e| e.body.message_en)?;
+                slots.extend(planned.into_iter().filter(|s| {
+                    !booked.contains(&(s.institution_id, s.department.clone(), s.starts_at.clone()))
+                }));
+            }
+        }
+    }
+    let mut tx = store.write().await?;
+    let n = yilian_store::referrals::insert_slots(&mut tx, &slots).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 type CareResult = CliResult<CareTotals>;
@@ -242,6 +311,10 @@ struct CareRefs {
     practitioners: HashMap<String, i64>,
     institutions: HashMap<String, i64>,
     fees: HashMap<String, (u32, i64)>,
+    /// The referral catalogue the server applies (for the rule findings).
+    catalog: yilian_domain::icd10::ReferralCatalog,
+    /// The generation date (China Standard Time).
+    today: NaiveDate,
 }
 
 impl CareRefs {
@@ -257,6 +330,8 @@ impl CareRefs {
             practitioners: HashMap::new(),
             institutions: HashMap::new(),
             fees: HashMap::new(),
+            catalog: yilian_server::referral::load_catalog(),
+            today,
         };
         for t in &county.teams {
             let page = registry::list_teams(
@@ -295,6 +370,7 @@ struct CareTotals {
     contracts: usize,
     enrolments: usize,
     followups: usize,
+    referrals: ReferralTotals,
 }
 
 impl CareTotals {
@@ -302,12 +378,202 @@ impl CareTotals {
         self.contracts += o.contracts;
         self.enrolments += o.enrolments;
         self.followups += o.followups;
+        self.referrals.add(o.referrals);
     }
 }
 
-/// Writes the contracts, enrolments, follow-ups, risk history and delivered
-/// services of one batch. Risk, control and schedule are computed with the
-/// same rules the API applies to a recorded follow-up.
+/// What the referral line reports.
+#[derive(Debug, Default)]
+struct ReferralTotals {
+    by_direction: HashMap<Direction, usize>,
+    by_state: HashMap<ReferralState, usize>,
+    redirected: usize,
+    overdue: usize,
+    appointments: usize,
+    /// Minutes from submission to the answer, by urgency (up-referrals).
+    response: HashMap<Urgency, Vec<f64>>,
+    /// Slots booked from tomorrow on: (institution, department, start).
+    booked: HashSet<(i64, String, String)>,
+}
+
+impl ReferralTotals {
+    fn count(&mut self, r: &ReferralRow, now: &str) {
+        *self.by_direction.entry(r.direction).or_default() += 1;
+        *self.by_state.entry(r.state).or_default() += 1;
+        self.redirected += usize::from(r.redirected_from.is_some());
+        self.appointments += usize::from(r.appointment.is_some());
+        self.overdue += usize::from(
+            r.state == ReferralState::Submitted && stored_time(r.deadline_at).as_str() < now,
+        );
+        if let Some(a) = r.response().filter(|_| r.direction == Direction::Up) {
+            self.response
+                .entry(r.urgency)
+                .or_default()
+                .push((a.at - r.submitted_at).num_seconds() as f64 / 60.0);
+        }
+    }
+
+    fn add(&mut self, o: ReferralTotals) {
+        for (k, v) in o.by_direction {
+            *self.by_direction.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_state {
+            *self.by_state.entry(k).or_default() += v;
+        }
+        self.redirected += o.redirected;
+        self.overdue += o.overdue;
+        self.appointments += o.appointments;
+        for (k, v) in o.response {
+            self.response.entry(k).or_default().extend(v);
+        }
+        self.booked.extend(o.booked);
+    }
+
+    fn line(&self) -> String {
+        let d = |k| self.by_direction.get(&k).copied().unwrap_or(0);
+        let s = |k| self.by_state.get(&k).copied().unwrap_or(0);
+        let open: usize = self
+            .by_state
+            .iter()
+            .filter(|(k, _)| k.is_open())
+            .map(|(_, v)| v)
+            .sum();
+        let median = |u| {
+            let mut v = self.response.get(&u).cloned().unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        format!(
+            "referrals: {} up, {} down, {} lateral; {} completed, {} declined ({} redirected), {} cancelled, {} expired, {} open ({} overdue); {} appointments; median response: emergency {:.0} min, urgent {:.0} min, routine {:.1} h",
+            d(Direction::Up),
+            d(Direction::Down),
+            d(Direction::Lateral),
+            s(ReferralState::Completed),
+            s(ReferralState::Declined),
+            self.redirected,
+            s(ReferralState::Cancelled),
+            s(ReferralState::Expired),
+            open,
+            self.overdue,
+            self.appointments,
+            median(Urgency::Emergency),
+            median(Urgency::Urgent),
+            median(Urgency::Routine) / 60.0,
+        )
+    }
+}
+
+/// A China Standard Time as an RFC 3339 UTC text (the trail's format).
+fn utc(t: NaiveDateTime) -> String {
+    yilian_store::utc_text(t - Duration::hours(8))
+}
+
+/// The store rows of one resident's generated referrals, with the rule
+/// findings the service would record at submission. `redirected_from` and
+/// the rows' indexes are shifted to `rows`.
+fn bulk_referrals(
+    refs: &CareRefs,
+    resident_id: i64,
+    referrals: &[ReferralRow],
+    totals: &mut ReferralTotals,
+    (now, tomorrow): (&str, &str),
+    rows: &mut Vec<BulkReferral>,
+) {
+    let mut placed: Vec<Option<usize>> = Vec::with_capacity(referrals.len());
+    for r in referrals {
+        let (Some(&from), Some(&to)) = (
+            refs.institutions.get(&r.from_code),
+            refs.institutions.get(&r.to_code),
+        ) else {
+            placed.push(None);
+            continue;
+        };
+        let findings = check_referral(&r.facts(&refs.catalog));
+        let events = r
+            .events
+            .iter()
+            .enumerate()
+            .map(|(k, e)| BulkEvent {
+                at: utc(e.at),
+                // The service records a referral created and submitted in
+                // one step as `create` (draft → submitted).
+                event: if k == 0 { "create" } else { e.event.as_str() }.into(),
+                from_state: e.from.as_str().into(),
+                to_state: e.to.as_str().into(),
+                role: e.role.map_or("system", |r| r.as_str()).into(),
+                note: e.note.clone(),
+            })
+            .collect::<Vec<_>>();
+        let appointment = r.appointment.as_ref().map(|a| BulkAppointment {
+            slot: NewSlot {
+                institution_id: to,
+                department: r.to_department.clone(),
+                starts_at: stored_time(a.starts_at),
+                ends_at: stored_time(a.ends_at),
+                reserved_for_referral: a.reserved_for_referral,
+                release_hours: 24,
+            },
+            status: a.status.as_str().into(),
+            created_at: utc(a.booked_at),
+            updated_at: utc(a.updated_at),
+        });
+        if let Some(a) = &appointment
+            && a.slot.starts_at.as_str() >= tomorrow
+        {
+            totals.booked.insert((
+                a.slot.institution_id,
+                a.slot.department.clone(),
+                a.slot.starts_at.clone(),
+            ));
+        }
+        totals.count(r, now);
+        placed.push(Some(rows.len()));
+        rows.push(BulkReferral {
+            referral: NewReferral {
+                resident_id,
+                direction: r.direction.as_str().into(),
+                urgency: r.urgency.as_str().into(),
+                green_channel: r.green_channel.map(|g| g.as_str().into()),
+                from_institution_id: from,
+                to_institution_id: to,
+                to_department: r.to_department.clone(),
+                icd10: r.icd10.as_str().into(),
+                diagnosis: r.diagnosis.clone(),
+                reason: r.reason.clone(),
+                justification: r.justification.clone(),
+                summary: r.summary.clone(),
+                results: r.results.clone(),
+                follow_up_plan: r.follow_up_plan.clone(),
+                team_id: r
+                    .team_code
+                    .as_ref()
+                    .and_then(|t| refs.teams.get(t).copied()),
+                contracted: r.contracted,
+                priority: i64::from(r.priority),
+                state: r.state.as_str().into(),
+                findings: serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into()),
+                submitted_at: Some(stored_time(r.submitted_at)),
+                deadline_at: Some(stored_time(r.deadline_at)),
+                redirected_from: None,
+                created_by: None,
+            },
+            decline_reason: r.decline_reason.clone(),
+            created_at: events.first().map(|e| e.at.clone()).unwrap_or_default(),
+            updated_at: events.last().map(|e| e.at.clone()).unwrap_or_default(),
+            redirected_from_row: r
+                .redirected_from
+                .and_then(|i| placed.get(i).copied().flatten()),
+            events,
+            appointment,
+        });
+    }
+}
+
+/// Writes the contracts, enrolments, follow-ups, risk history, delivered
+/// services and referrals (with their trails, slots and appointments) of one
+/// batch. Risk, control and schedule are computed with the same rules the
+/// API applies to a recorded follow-up; referral findings with the rules and
+/// catalogue the service applies at submission.
 async fn load_care(
     tx: &mut yilian_store::Conn,
     refs: &CareRefs,
@@ -475,10 +741,29 @@ async fn load_care(
     bulk::insert_followups(tx, &all_followups).await?;
     bulk::insert_risk_history(tx, &history).await?;
     bulk::insert_deliveries(tx, &deliveries).await?;
+
+    let mut referrals = ReferralTotals::default();
+    let mut rows = Vec::new();
+    let now = stored_time(now_cst());
+    let tomorrow = format!("{}T00:00:00", refs.today + Duration::days(1));
+    for ((_, care), id) in batch.iter().zip(ids) {
+        if !care.referrals.is_empty() {
+            bulk_referrals(
+                refs,
+                *id,
+                &care.referrals,
+                &mut referrals,
+                (&now, &tomorrow),
+                &mut rows,
+            );
+        }
+    }
+    bulk::insert_referrals(tx, &rows).await?;
     Ok(CareTotals {
         contracts: contracts.len(),
         enrolments: enrolments.len(),
         followups: all_followups.len(),
+        referrals,
     })
 }
 

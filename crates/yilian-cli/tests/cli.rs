@@ -1,5 +1,6 @@
-//! The `yilian` binary end to end on SQLite: generate, user create, export,
-//! import (all-or-nothing and --skip-invalid), backup and restore.
+//! The `yilian` binary end to end on SQLite: generate (with a year of
+//! referrals and the demo's slots), user create, export, import
+//! (all-or-nothing and --skip-invalid), backup and restore.
 
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +30,91 @@ fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap().lines().count()
 }
 
+/// The printed referral line matches the store, whose referrals read back
+/// through the store's own functions with their trails and appointments, and
+/// the county hospital has a week of slots from tomorrow.
+fn check_referrals(db: &str, err: &str) {
+    use yilian_store::referrals::{self, ReferralFilter};
+    use yilian_store::{Paging, Store};
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("referrals: "))
+        .unwrap_or_else(|| panic!("no referral line: {err}"));
+    let number = |label: &str| -> i64 {
+        let at = line
+            .find(label)
+            .unwrap_or_else(|| panic!("{label}: {line}"));
+        line[..at]
+            .rsplit([' ', '('])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|e| panic!("{label}: {e}: {line}"))
+    };
+    let (up, down, lateral) = (number(" up,"), number(" down,"), number(" lateral;"));
+    assert!(up > 20 && down > 0, "{line}");
+    assert!(number(" completed,") > up / 2, "{line}");
+    assert!(line.contains("median response: emergency "), "{line}");
+    assert!(err.contains("slots: ") && err.contains("opened at the county general hospital"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(db).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let all = referrals::list(
+            &mut c,
+            &ReferralFilter::default(),
+            Paging::new(Some(500), None),
+        )
+        .await
+        .unwrap();
+        assert_eq!(all.total, up + down + lateral);
+        let state = |s: &str| all.items.iter().filter(|r| r.state == s).count() as i64;
+        assert_eq!(state("completed"), number(" completed,"));
+        let done = all.items.iter().find(|r| r.state == "completed").unwrap();
+        let trail = referrals::events(&mut c, done.id).await.unwrap();
+        assert_eq!(trail.first().unwrap().event, "create");
+        assert_eq!(trail.last().unwrap().event, "complete");
+        let appt = referrals::get_appointment(&mut c, done.appointment_id.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (appt.status.as_str(), appt.referral_id),
+            ("attended", Some(done.id))
+        );
+        // A week of slots at the county hospital, a fifth of them reserved.
+        let hospital = yilian_store::registry::get_institution_by_code(&mut c, "H14059901")
+            .await
+            .unwrap()
+            .unwrap();
+        let today = chrono::Utc::now() + chrono::Duration::hours(8);
+        let from = format!(
+            "{}T00:00:00",
+            today.date_naive() + chrono::Duration::days(1)
+        );
+        let to = format!(
+            "{}T00:00:00",
+            today.date_naive() + chrono::Duration::days(8)
+        );
+        let slots = referrals::list_slots(
+            &mut c,
+            hospital.id,
+            &from,
+            &to,
+            Paging::new(Some(500), None),
+        )
+        .await
+        .unwrap();
+        assert!(slots.total >= 6 * 7 * 14 - 20, "{} slots", slots.total);
+        let reserved = slots
+            .items
+            .iter()
+            .filter(|s| s.reserved_for_referral == 1)
+            .count();
+        assert!(reserved * 5 >= slots.items.len() && reserved * 4 <= slots.items.len());
+    });
+}
+
 #[test]
 fn generate_export_and_import_round_trip_the_registries() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,6 +124,7 @@ fn generate_export_and_import_round_trip_the_registries() {
         &["generate", "--residents", "1500", "--seed", "5"],
     ));
     assert!(err.contains("residents: 1500"), "{err}");
+    check_referrals(&a, &err);
     assert!(
         !yilian(&a, &["generate", "--residents", "10"])
             .status

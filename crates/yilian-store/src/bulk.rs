@@ -274,3 +274,278 @@ pub async fn insert_deliveries(
     })
     .await
 }
+
+// ---------------------------------------------------------------- referrals (generator)
+
+/// Referrals per multi-row INSERT: 27 columns × 200 rows.
+const REFERRAL_BATCH: usize = 200;
+
+/// One step of a generated referral's trail (`referral_events`; the acting
+/// user is unknown, `user_id` is NULL).
+#[derive(Debug, Clone)]
+pub struct BulkEvent {
+    /// RFC 3339 UTC, like [`crate::now_text`].
+    pub at: String,
+    pub event: String,
+    pub from_state: String,
+    pub to_state: String,
+    /// A role code, or `system`.
+    pub role: String,
+    pub note: String,
+}
+
+/// The slot a scheduled referral booked, and the appointment on it. Each
+/// appointment gets a slot of its own, so `appointments_one_per_slot` holds
+/// whatever the status.
+#[derive(Debug, Clone)]
+pub struct BulkAppointment {
+    pub slot: crate::referrals::NewSlot,
+    /// `booked`, `attended`, `cancelled` or `no_show`.
+    pub status: String,
+    /// When it was booked and last changed (RFC 3339 UTC).
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A referral as its trail left it, for the generator.
+#[derive(Debug, Clone)]
+pub struct BulkReferral {
+    /// The columns the service writes at creation, in their stored formats
+    /// (`submitted_at`/`deadline_at` China Standard Time without zone). Its
+    /// `redirected_from` is ignored: see `redirected_from_row`.
+    pub referral: crate::referrals::NewReferral,
+    pub decline_reason: Option<String>,
+    /// The first and the last event's time (RFC 3339 UTC).
+    pub created_at: String,
+    pub updated_at: String,
+    /// The declined referral this one redirects: an earlier row of the slice.
+    pub redirected_from_row: Option<usize>,
+    /// The trail from creation on; `version` is 1 plus the changes after it.
+    pub events: Vec<BulkEvent>,
+    pub appointment: Option<BulkAppointment>,
+}
+
+#[derive(FromRow)]
+struct ReferralKey {
+    id: i64,
+    resident_id: i64,
+    submitted_at: Option<String>,
+}
+
+#[derive(FromRow)]
+struct SlotKey {
+    id: i64,
+    institution_id: i64,
+    department: String,
+    starts_at: String,
+}
+
+#[derive(FromRow)]
+struct AppointmentKey {
+    id: i64,
+    referral_id: Option<i64>,
+}
+
+/// Inserts generated referrals with their events, and for scheduled ones a
+/// slot and an appointment (linked both ways); returns the referral ids in
+/// input order. Within one call a resident's referrals must differ in
+/// `submitted_at` (that pair maps the returned ids back to the rows). Rows
+/// that redirect another are written after it, so `redirected_from` refers
+/// to a stored row.
+pub async fn insert_referrals(
+    conn: &mut Conn,
+    rows: &[BulkReferral],
+) -> Result<Vec<i64>, StoreError> {
+    let mut depth = vec![0usize; rows.len()];
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(p) = r.redirected_from_row {
+            if p >= i {
+                return Err(StoreError::Corrupt(
+                    "a referral redirects a later row".into(),
+                ));
+            }
+            depth[i] = depth[p] + 1;
+        }
+    }
+    let mut ids = vec![0i64; rows.len()];
+    for d in 0..=depth.iter().copied().max().unwrap_or(0) {
+        let level: Vec<usize> = (0..rows.len()).filter(|i| depth[*i] == d).collect();
+        for chunk in level.chunks(REFERRAL_BATCH) {
+            let mut q = Sql::new(
+                "INSERT INTO referrals (resident_id, direction, urgency, green_channel, from_institution_id, to_institution_id, \
+                 to_department, icd10, diagnosis, reason, justification, summary, results, follow_up_plan, team_id, contracted, \
+                 priority, state, findings, submitted_at, deadline_at, decline_reason, redirected_from, created_by, version, \
+                 created_at, updated_at) VALUES ",
+            );
+            for (k, &i) in chunk.iter().enumerate() {
+                let b = &rows[i];
+                let n = &b.referral;
+                let redirected = b.redirected_from_row.map(|p| ids[p]);
+                q.push(if k == 0 { "(" } else { ", (" });
+                q.bind_list([
+                    n.resident_id.into(),
+                    n.direction.clone().into(),
+                    n.urgency.clone().into(),
+                    n.green_channel.clone().into(),
+                    n.from_institution_id.into(),
+                    n.to_institution_id.into(),
+                    n.to_department.clone().into(),
+                    n.icd10.clone().into(),
+                    n.diagnosis.clone().into(),
+                    n.reason.clone().into(),
+                    n.justification.clone().into(),
+                    n.summary.clone().into(),
+                    n.results.clone().into(),
+                    n.follow_up_plan.clone().into(),
+                    n.team_id.into(),
+                    n.contracted.into(),
+                    n.priority.into(),
+                    n.state.clone().into(),
+                    n.findings.clone().into(),
+                    n.submitted_at.clone().into(),
+                    n.deadline_at.clone().into(),
+                    b.decline_reason.clone().into(),
+                    redirected.into(),
+                    n.created_by.into(),
+                    (b.events.len().max(1) as i64).into(),
+                    b.created_at.clone().into(),
+                    b.updated_at.clone().into(),
+                ]);
+                q.push(")");
+            }
+            q.push(" RETURNING id, resident_id, submitted_at");
+            let got: Vec<ReferralKey> = q.fetch_all(conn).await?;
+            let mut by_key: HashMap<(i64, Option<String>), i64> = HashMap::new();
+            for g in got {
+                if by_key
+                    .insert((g.resident_id, g.submitted_at), g.id)
+                    .is_some()
+                {
+                    return Err(StoreError::Corrupt(
+                        "two referrals of a resident submitted at the same time".into(),
+                    ));
+                }
+            }
+            for &i in chunk {
+                let n = &rows[i].referral;
+                ids[i] = by_key
+                    .remove(&(n.resident_id, n.submitted_at.clone()))
+                    .ok_or_else(|| StoreError::Corrupt("referral insert lost a row".into()))?;
+            }
+        }
+    }
+
+    let events: Vec<(i64, &BulkEvent)> = rows
+        .iter()
+        .zip(&ids)
+        .flat_map(|(r, id)| r.events.iter().map(move |e| (*id, e)))
+        .collect();
+    insert_rows(
+        conn,
+        "INSERT INTO referral_events (referral_id, at, event, from_state, to_state, user_id, role, note) VALUES ",
+        &events,
+        BATCH,
+        |(id, e)| {
+            vec![
+                (*id).into(),
+                e.at.clone().into(),
+                e.event.clone().into(),
+                e.from_state.clone().into(),
+                e.to_state.clone().into(),
+                crate::sql::Val::NullInt,
+                e.role.clone().into(),
+                e.note.clone().into(),
+            ]
+        },
+    )
+    .await?;
+
+    let booked: Vec<(usize, &BulkAppointment)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.appointment.as_ref().map(|a| (i, a)))
+        .collect();
+    if booked.is_empty() {
+        return Ok(ids);
+    }
+    // Slots: identical (institution, department, start) rows are
+    // interchangeable, so each appointment takes one of its key's ids.
+    let mut slot_ids: HashMap<(i64, String, String), Vec<i64>> = HashMap::new();
+    for chunk in booked.chunks(BATCH) {
+        let mut q = Sql::new(
+            "INSERT INTO slots (institution_id, department, starts_at, ends_at, reserved_for_referral, release_hours, created_at) VALUES ",
+        );
+        for (k, (_, a)) in chunk.iter().enumerate() {
+            let s = &a.slot;
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_list([
+                s.institution_id.into(),
+                s.department.clone().into(),
+                s.starts_at.clone().into(),
+                s.ends_at.clone().into(),
+                s.reserved_for_referral.into(),
+                s.release_hours.into(),
+                a.created_at.clone().into(),
+            ]);
+            q.push(")");
+        }
+        q.push(" RETURNING id, institution_id, department, starts_at");
+        let got: Vec<SlotKey> = q.fetch_all(conn).await?;
+        for g in got {
+            slot_ids
+                .entry((g.institution_id, g.department, g.starts_at))
+                .or_default()
+                .push(g.id);
+        }
+    }
+    let mut appointments = Vec::with_capacity(booked.len());
+    for (i, a) in &booked {
+        let s = &a.slot;
+        let slot = slot_ids
+            .get_mut(&(s.institution_id, s.department.clone(), s.starts_at.clone()))
+            .and_then(Vec::pop)
+            .ok_or_else(|| StoreError::Corrupt("slot insert lost a row".into()))?;
+        appointments.push((slot, rows[*i].referral.resident_id, ids[*i], *a));
+    }
+    let mut appointment_of: Vec<(i64, i64)> = Vec::with_capacity(appointments.len());
+    for chunk in appointments.chunks(BATCH) {
+        let mut q = Sql::new(
+            "INSERT INTO appointments (slot_id, resident_id, referral_id, status, booked_by, created_at, updated_at) VALUES ",
+        );
+        for (k, (slot, resident, referral, a)) in chunk.iter().enumerate() {
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.bind_list([
+                (*slot).into(),
+                (*resident).into(),
+                (*referral).into(),
+                a.status.clone().into(),
+                crate::sql::Val::NullInt,
+                a.created_at.clone().into(),
+                a.updated_at.clone().into(),
+            ]);
+            q.push(")");
+        }
+        q.push(" RETURNING id, referral_id");
+        let got: Vec<AppointmentKey> = q.fetch_all(conn).await?;
+        appointment_of.extend(
+            got.into_iter()
+                .filter_map(|g| g.referral_id.map(|r| (r, g.id))),
+        );
+    }
+    // Each referral points at its appointment: one UPDATE per chunk.
+    for chunk in appointment_of.chunks(BATCH / 2) {
+        let mut q = Sql::new("UPDATE referrals SET appointment_id = CASE id");
+        for (referral, appointment) in chunk {
+            q.push(" WHEN ")
+                .bind(*referral)
+                .push(" THEN CAST(")
+                .bind(*appointment)
+                .push(" AS BIGINT)");
+        }
+        q.push(" END WHERE id IN (");
+        q.bind_list(chunk.iter().map(|(r, _)| crate::sql::Val::from(*r)));
+        q.push(")");
+        q.execute(conn).await?;
+    }
+    Ok(ids)
+}

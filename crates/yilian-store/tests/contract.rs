@@ -33,6 +33,7 @@ contract!(
     candidates_are_stored_once,
     sessions_expire_and_audit_appends,
     bulk_insert_and_ground_truth,
+    bulk_referrals_read_back,
     backup_and_restore_round_trip,
     recognition_candidates_treatments_and_standing,
     recognition_orders_and_report,
@@ -1013,6 +1014,274 @@ async fn bulk_insert_and_ground_truth(db: TestDb) {
             .filter(|r| r.region_code.as_str().starts_with("140599101"))
             .count()
     );
+}
+
+/// A generated referral: `steps` are (event, from, to) in order, times one
+/// hour apart from `submitted` (CST) — stored in UTC for the trail.
+fn bulk_referral(
+    resident_id: i64,
+    from: i64,
+    to: i64,
+    submitted: &str,
+    steps: &[(&str, &str, &str)],
+) -> bulk::BulkReferral {
+    use yilian_store::referrals::NewReferral;
+    let t0 = chrono::NaiveDateTime::parse_from_str(submitted, "%Y-%m-%dT%H:%M:%S").unwrap();
+    let utc = |k: usize| {
+        (t0 - chrono::Duration::hours(8) + chrono::Duration::hours(k as i64))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let events: Vec<bulk::BulkEvent> = steps
+        .iter()
+        .enumerate()
+        .map(|(k, (event, from, to))| bulk::BulkEvent {
+            at: utc(k),
+            event: event.to_string(),
+            from_state: from.to_string(),
+            to_state: to.to_string(),
+            role: if k == 0 {
+                "primary_clinician"
+            } else {
+                "referral_desk"
+            }
+            .into(),
+            note: if *event == "decline" {
+                "床位已满".into()
+            } else {
+                String::new()
+            },
+        })
+        .collect();
+    let state = steps.last().map(|s| s.2).unwrap_or("submitted").to_string();
+    bulk::BulkReferral {
+        referral: NewReferral {
+            resident_id,
+            direction: "up".into(),
+            urgency: "routine".into(),
+            green_channel: None,
+            from_institution_id: from,
+            to_institution_id: to,
+            to_department: "心血管内科".into(),
+            icd10: "I20.0".into(),
+            diagnosis: "不稳定型心绞痛".into(),
+            reason: "反复胸痛".into(),
+            justification: None,
+            summary: "患者男，66岁。".into(),
+            results: String::new(),
+            follow_up_plan: String::new(),
+            team_id: None,
+            contracted: false,
+            priority: 4,
+            state: state.clone(),
+            findings: "[]".into(),
+            submitted_at: Some(submitted.into()),
+            deadline_at: Some(
+                (t0 + chrono::Duration::hours(72))
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string(),
+            ),
+            redirected_from: None,
+            created_by: None,
+        },
+        decline_reason: (state == "declined").then(|| "床位已满".into()),
+        created_at: utc(0),
+        updated_at: utc(steps.len().saturating_sub(1)),
+        redirected_from_row: None,
+        events,
+        appointment: None,
+    }
+}
+
+fn appointment(institution_id: i64, starts_at: &str, status: &str) -> bulk::BulkAppointment {
+    let t = chrono::NaiveDateTime::parse_from_str(starts_at, "%Y-%m-%dT%H:%M:%S").unwrap();
+    bulk::BulkAppointment {
+        slot: yilian_store::referrals::NewSlot {
+            institution_id,
+            department: "心血管内科".into(),
+            starts_at: starts_at.into(),
+            ends_at: (t + chrono::Duration::minutes(15))
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string(),
+            reserved_for_referral: true,
+            release_hours: 24,
+        },
+        status: status.into(),
+        created_at: "2026-11-01T01:00:00Z".into(),
+        updated_at: "2026-11-01T01:00:00Z".into(),
+    }
+}
+
+async fn bulk_referrals_read_back(db: TestDb) {
+    use yilian_store::referrals::{self, ReferralFilter};
+    let s = &db.store;
+    let (county, town, _village) = seed_institutions(s).await;
+    let people: Vec<ValidResident> = (0..30u16)
+        .map(|i| {
+            resident(
+                "140599101201",
+                (1950, 1 + (i % 12) as u32, 1 + i as u32 % 28),
+                i,
+                "王芳",
+                "14500006666",
+            )
+        })
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    let rids = bulk::insert_residents(&mut tx, &people, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let done = [
+        ("create", "draft", "submitted"),
+        ("accept", "submitted", "accepted"),
+        ("schedule", "accepted", "scheduled"),
+        ("arrive", "scheduled", "arrived"),
+        ("complete", "arrived", "completed"),
+    ];
+    let mut rows = Vec::new();
+    // 0: completed, attended appointment.
+    let mut r = bulk_referral(rids[0], town, county, "2026-10-01T09:00:00", &done);
+    r.appointment = Some(appointment(county, "2026-10-03T08:30:00", "attended"));
+    rows.push(r);
+    // 1: declined; 2: redirected from it, scheduled with a booked slot ahead.
+    rows.push(bulk_referral(
+        rids[1],
+        town,
+        county,
+        "2026-11-10T10:00:00",
+        &[
+            ("create", "draft", "submitted"),
+            ("decline", "submitted", "declined"),
+        ],
+    ));
+    let mut r = bulk_referral(rids[1], town, county, "2026-11-10T15:00:00", &done[..3]);
+    r.redirected_from_row = Some(1);
+    r.appointment = Some(appointment(county, "2030-01-02T09:00:00", "booked"));
+    rows.push(r);
+    // 3: submitted long ago and never answered (overdue).
+    rows.push(bulk_referral(
+        rids[2],
+        town,
+        county,
+        "2026-11-15T09:00:00",
+        &done[..1],
+    ));
+    // Many more, past one INSERT's rows: completed, two per resident, the
+    // same slot time (interchangeable slots).
+    for i in 0..420usize {
+        let day = 1 + (i % 28);
+        let submitted = format!("2026-0{}-{day:02}T{:02}:00:00", 1 + i % 9, 8 + i % 9);
+        let mut r = bulk_referral(rids[3 + i % 27], town, county, &submitted, &done);
+        r.appointment = Some(appointment(county, "2026-10-05T08:00:00", "attended"));
+        rows.push(r);
+    }
+    // Keys are (resident, submitted_at): drop accidental repeats.
+    let mut seen = std::collections::HashSet::new();
+    rows.retain(|r| seen.insert((r.referral.resident_id, r.referral.submitted_at.clone())));
+    let mut tx = s.write().await.unwrap();
+    let ids = bulk::insert_referrals(&mut tx, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids.len(), rows.len());
+
+    let mut c = s.read().await.unwrap();
+    let first = referrals::get(&mut c, ids[0]).await.unwrap().unwrap();
+    assert_eq!(first.state, "completed");
+    assert_eq!(first.resident_id, rids[0]);
+    assert_eq!(first.version, 5, "one version per change after creation");
+    assert_eq!(first.submitted_at.as_deref(), Some("2026-10-01T09:00:00"));
+    assert_eq!(first.created_at, "2026-10-01T01:00:00Z");
+    let trail = referrals::events(&mut c, ids[0]).await.unwrap();
+    assert_eq!(
+        trail.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+        ["create", "accept", "schedule", "arrive", "complete"]
+    );
+    assert!(trail.windows(2).all(|w| w[0].at < w[1].at));
+    let appt = referrals::get_appointment(&mut c, first.appointment_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(appt.status, "attended");
+    assert_eq!(appt.referral_id, Some(ids[0]));
+    assert_eq!(appt.starts_at, "2026-10-03T08:30:00");
+
+    let declined = referrals::get(&mut c, ids[1]).await.unwrap().unwrap();
+    assert_eq!(declined.decline_reason.as_deref(), Some("床位已满"));
+    let redirect = referrals::get(&mut c, ids[2]).await.unwrap().unwrap();
+    assert_eq!(redirect.redirected_from, Some(ids[1]));
+    assert_eq!(redirect.state, "scheduled");
+    let held = referrals::get_appointment(&mut c, redirect.appointment_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let slot = referrals::get_slot(&mut c, held.slot_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((slot.booked, slot.reserved_for_referral), (1, 1));
+
+    let overdue = referrals::overdue(&mut c, "2026-11-22T08:00:00")
+        .await
+        .unwrap();
+    assert_eq!(overdue.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[3]]);
+    let inbox = referrals::list(
+        &mut c,
+        &ReferralFilter {
+            to_institution_id: Some(county),
+            open_only: true,
+            ..Default::default()
+        },
+        Paging::new(Some(500), None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        inbox.total, 2,
+        "the redirect and the unanswered one are open"
+    );
+    let all = referrals::list(
+        &mut c,
+        &ReferralFilter {
+            from_institution_id: Some(town),
+            ..Default::default()
+        },
+        Paging::new(Some(500), None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.total as usize, rows.len());
+    let mine = referrals::appointments_of(&mut c, &[rids[3]])
+        .await
+        .unwrap();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|a| a.referral_id.is_some()));
+    // Every appointment has its own slot, linked both ways.
+    for (row, id) in rows.iter().zip(&ids).step_by(37) {
+        let r = referrals::get(&mut c, *id).await.unwrap().unwrap();
+        assert_eq!(r.appointment_id.is_some(), row.appointment.is_some());
+        assert_eq!(
+            referrals::events(&mut c, *id).await.unwrap().len(),
+            row.events.len()
+        );
+    }
+    drop(c);
+    // The booked slot stays single: booking it again is refused.
+    let mut tx = s.write().await.unwrap();
+    let again = referrals::book(&mut tx, held.slot_id, rids[4], None, None).await;
+    assert!(
+        matches!(&again, Err(StoreError::Unique(t)) if t == "appointments.slot_id"),
+        "{again:?}"
+    );
+    drop(tx);
+    // A bulk-written referral moves on like any other.
+    let mut tx = s.write().await.unwrap();
+    referrals::set_state(&mut tx, ids[3], "submitted", "accepted", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut c = s.read().await.unwrap();
+    let moved = referrals::get(&mut c, ids[3]).await.unwrap().unwrap();
+    assert_eq!((moved.state.as_str(), moved.version), ("accepted", 2));
 }
 
 async fn backup_and_restore_round_trip(db: TestDb) {

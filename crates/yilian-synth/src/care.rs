@@ -20,7 +20,7 @@ use yilian_domain::chronic::{
 use yilian_domain::contract::CapPolicy;
 use yilian_domain::resident::{age_on, key_populations};
 
-use crate::rng::{Stage, chance, mix64};
+use crate::rng::{Stage, chance, mix64, unit};
 use crate::{
     County, CountySpec, InstitutionKind, KeyPopulation, PractitionerRow, ResidentRow, Sex,
     TeamRole, TeamRow,
@@ -50,6 +50,9 @@ pub struct CareRow {
     pub contract: Option<ContractRow>,
     /// Chronic programs the resident is managed in, each with a year of follow-ups.
     pub enrolments: Vec<EnrolmentRow>,
+    /// The referrals of the 365 days up to `spec.today`, in the order they
+    /// were made (see [`crate::ReferralRow`] for the rates).
+    pub referrals: Vec<crate::ReferralRow>,
 }
 
 /// A family doctor contract (签约), one year from `start`.
@@ -231,11 +234,6 @@ pub(crate) struct Plan<'a> {
     villages: HashMap<&'a str, VillagePlan<'a>>,
     secondary: Option<&'a str>,
     tertiary: Option<&'a str>,
-}
-
-/// A uniform draw in [0, 1) from 64 hashed bits.
-fn unit(x: u64) -> f64 {
-    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// FNV-1a of a string.
@@ -524,6 +522,7 @@ impl<'a> Plan<'a> {
                 resident_key: row.key,
                 contract: None,
                 enrolments: Vec::new(),
+                referrals: Vec::new(),
             };
         }
         let mut rng = ChaCha8Rng::seed_from_u64(mix64(self.seed ^ mix64(row.key)));
@@ -533,6 +532,7 @@ impl<'a> Plan<'a> {
             resident_key: row.key,
             contract,
             enrolments,
+            referrals: Vec::new(),
         }
     }
 

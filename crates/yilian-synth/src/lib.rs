@@ -9,7 +9,8 @@
 //! valid identity numbers — with a share of deliberate duplicate registrations
 //! whose ground truth is [`ResidentRow::duplicate_of`]. [`care`] adds, row by
 //! row, family doctor contracts and chronic-program enrolments with a year of
-//! follow-ups scheduled by risk colour.
+//! follow-ups scheduled by risk colour, and a year of two-way referrals with
+//! their event trails and appointments.
 //!
 //! Same seed and spec, same bytes: every stage draws from its own ChaCha8
 //! stream derived from [`CountySpec::seed`]. Everything is synthetic: names
@@ -20,6 +21,7 @@
 mod care;
 mod county;
 mod names;
+mod referrals;
 mod residents;
 mod rng;
 mod tables;
@@ -29,6 +31,10 @@ use serde::{Deserialize, Serialize};
 
 pub use care::{
     Adherence, CareRow, ContractRow, EnrolmentFactors, EnrolmentRow, FollowUpRow, PACKAGE_CODES,
+};
+pub use referrals::{
+    AppointmentStatus, NO_SHOW_EXPIRE_DAYS, ReferralAppointment, ReferralEventRow, ReferralRow,
+    SLOT_MINUTES, UNANSWERED_EXPIRE_DAYS,
 };
 pub use yilian_domain::chronic::Program;
 pub use yilian_domain::id_number::Sex;
@@ -207,11 +213,13 @@ pub fn residents<'a>(
 }
 
 /// Streams care rows parallel to `residents(spec, county)`: the same rows in
-/// the same order, each with its [`CareRow`] — family doctor contract and
-/// chronic-program enrolments with a year of follow-ups up to `spec.today`
-/// (see [`ContractRow`], [`EnrolmentRow`] and [`FollowUpRow`] for the rates
-/// and distributions). Duplicate rows (`duplicate_of.is_some()`) get an empty
-/// `CareRow`: a duplicate registration never carries a contract.
+/// the same order, each with its [`CareRow`] — family doctor contract,
+/// chronic-program enrolments with a year of follow-ups up to `spec.today`,
+/// and the referrals (up, down and lateral) of that year as they stand at the
+/// start of `spec.today` (see [`ContractRow`], [`EnrolmentRow`],
+/// [`FollowUpRow`] and [`ReferralRow`] for the rates and distributions).
+/// Duplicate rows (`duplicate_of.is_some()`) get an empty `CareRow`: a
+/// duplicate registration never carries a contract or a referral.
 ///
 /// Each row's care is decided from the row and the county alone, from a
 /// random stream seeded by `spec.seed` and the row's key (and its household
@@ -224,8 +232,10 @@ pub fn care<'a>(
     residents: impl Iterator<Item = ResidentRow> + 'a,
 ) -> impl Iterator<Item = (ResidentRow, CareRow)> + 'a {
     let plan = care::Plan::new(spec, county);
+    let referrals = referrals::Plan::new(spec, county);
     residents.map(move |row| {
-        let care = plan.care_of(&row);
+        let mut care = plan.care_of(&row);
+        care.referrals = referrals.referrals_of(&row, &care);
         (row, care)
     })
 }

@@ -13,6 +13,7 @@ pub(crate) enum Stage {
     Teams = 4,
     Residents = 5,
     Care = 6,
+    Referrals = 7,
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.
@@ -21,6 +22,11 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// A uniform draw in [0, 1) from 64 hashed bits.
+pub(crate) fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// The random stream of `stage` for `seed`.
