@@ -2,7 +2,8 @@
 # Foundation benchmarks (see docs/BENCHMARKS.md): generator throughput,
 # resident lookup by identity number over HTTP (wrk, 64 connections) on
 # SQLite and PostgreSQL, duplicate detection quality and speed, and the
-# referral cycle and booking under contention (scripts/bench-referrals.mjs).
+# referral cycle and booking under contention (scripts/bench-referrals.mjs),
+# and the health record (scripts/bench-records.mjs).
 # Usage: bash scripts/bench.sh [residents-for-http=100000] [residents-for-scale=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,8 @@ print(max(teams, key=lambda t: t["capacity"])["id"])')
     | tee "$OUT/wrk-$label-worklist-county-5000.txt" | grep -E "Requests/sec|99%|50%|Non-2xx"
   echo "--- $label, referral cycle and booking under contention"
   BASE_URL=http://127.0.0.1:$port PASSWORD=bench-pass-1 node scripts/bench-referrals.mjs 2000 16 | tee "$OUT/referrals-$label.txt"
+  echo "--- $label, health record: timeline, access-log append, recognition lookup"
+  BASE_URL=http://127.0.0.1:$port PASSWORD=bench-pass-1 node scripts/bench-records.mjs 10 16 | tee "$OUT/records-$label.txt"
   kill $pid; wait $pid 2>/dev/null || true
 }
 
