@@ -613,6 +613,60 @@ try {
     });
   }
 
+  // ---- test-result recognition: a county HbA1c from 40 days ago (lab in good standing, HR mark);
+  //      the township doctor registers the visit, orders HbA1c and is shown that result ----
+  let hba1c = null;
+  if (recordPath) {
+    hba1c = await step('县医院40天前的糖化血红蛋白结果（带HR标识，检验科室间质评合格）', page, async () => {
+      const api = page.request;
+      const token = async (u) =>
+        (await (await api.post(url('/api/v1/auth/login'), { data: { username: u, password: PASSWORD } })).json()).token;
+      const sp = { authorization: `Bearer ${await token('zhuanke')}` };
+      const admin = { authorization: `Bearer ${await token('admin')}` };
+      const rid = recordPath.split('/')[2];
+      const chart = await (await api.get(url(`/api/v1/residents/${rid}/record?limit=500`), { headers: sp })).json();
+      const county = chart.entries.items.find((e) => e.institution_name.includes('人民医院'));
+      check(county, 'no county hospital entry in the record');
+      const day = (n) => new Date(Date.now() + 8 * 3600_000 - n * 86_400_000).toISOString().slice(0, 10);
+      const q = await api.post(url(`/api/v1/institutions/${county.institution_id}/lab-quality`), {
+        headers: admin,
+        data: { passed_on: day(200), valid_until: day(-165), assessor: '省临床检验中心' },
+      });
+      check(q.ok(), `lab quality → ${q.status()}`);
+      const r = await api.post(url(`/api/v1/residents/${rid}/record`), {
+        headers: sp,
+        data: { kind: 'lab', code: 'hba1c', title: '糖化血红蛋白', value: '7.2', unit: '%', reference_range: '4.0-6.0', abnormal: true, hr_mark: true, occurred_at: `${day(40)}T00:00` },
+      });
+      check(r.status() === 201, `add result → ${r.status()}`);
+      return county.institution_name;
+    }).then((ok) => ok);
+  }
+  if (hba1c) {
+    await step('乡镇卫生院医生登记就诊后，开单糖化血红蛋白并看到40天前的县医院结果', page, async () => {
+      await as('jiceng');
+      await page.goto(url(recordPath));
+      if (await page.locator('#register-visit').count()) {
+        await page.locator('#register-visit input[name="title"]').fill('门诊：血糖复查');
+        await page.locator('#register-visit button[type="submit"]').click();
+        await page.locator('#ground').waitFor();
+      }
+      await page.goto(url(recordPath.replace('/record', '/orders')));
+      await page.locator('select[name="item_code"]').selectOption('hba1c');
+      await page.locator('#choose-item button[type="submit"]').click();
+      const found = page.locator('#recognizable');
+      await found.waitFor();
+      const text = await found.innerText();
+      check(text.includes('人民医院') && text.includes('40 天前') && text.includes('HR'), `prompt: ${text.slice(0, 300)}`);
+      await page.screenshot({ path: `${artifacts}recognition-prompt.png`, fullPage: true });
+      await page.locator('#use-form button[type="submit"]').click();
+      const placed = page.locator('#order-placed');
+      await placed.waitFor();
+      const done = await placed.innerText();
+      check(done.includes('互认') && done.includes('节省'), `after use: ${done}`);
+      return done.replace(/\s+/g, ' ').slice(0, 80);
+    });
+  }
+
   await ctx.close();
 } catch (e) {
   failures++;

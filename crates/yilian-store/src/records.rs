@@ -365,13 +365,11 @@ pub struct AccessRow {
 /// head row first (an `UPDATE`) serialises appends on PostgreSQL too, so the
 /// chain never forks.
 pub async fn append_access(conn: &mut Conn, a: &NewAccess<'_>) -> Result<i64, StoreError> {
-    Sql::new("UPDATE access_log_head SET last_id = last_id + 1 WHERE id = 1")
-        .execute(conn)
-        .await?;
-    let (id, prev): (i64, String) =
-        Sql::new("SELECT last_id, hash FROM access_log_head WHERE id = 1")
-            .fetch_one(conn)
-            .await?;
+    let (id, prev): (i64, String) = Sql::new(
+        "UPDATE access_log_head SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id, hash",
+    )
+    .fetch_one(conn)
+    .await?;
     let at = now_text();
     let line = LogLine {
         id,

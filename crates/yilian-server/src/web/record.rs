@@ -131,7 +131,7 @@ fn timeline_view(
                 "record_timeline.html",
                 with(
                     base(auth, jar, "/residents"),
-                    context! { refused => e.body.message_zh, resident_id => id },
+                    context! { refused => e.body.message_zh, resident_id => id, can_write },
                 ),
             );
             *resp.status_mut() = StatusCode::FORBIDDEN;
