@@ -701,6 +701,95 @@ pub async fn book(
     Ok(row)
 }
 
+fn not_booked(zh: &str, en: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "illegal_transition",
+        zh,
+        en,
+    )
+}
+
+/// 改约 — moves a booked appointment to another slot of the same
+/// institution in one transaction: the new slot is booked first (a taken or
+/// reserved slot is 409 and the old booking stays), then the old one is
+/// freed; a referral's appointment follows the move.
+pub async fn reschedule(
+    store: &Store,
+    p: &Principal,
+    id: i64,
+    slot_id: i64,
+) -> ApiResult<AppointmentRow> {
+    clinical(p).or_else(|_| {
+        if p.role == Role::Resident {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    })?;
+    let mut tx = store.write().await?;
+    let a = store::get_appointment(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("预约"))?;
+    visible_resident(&mut tx, p, a.resident_id).await?;
+    if a.status != "booked" {
+        return Err(not_booked(
+            "只有待就诊的预约可以改约",
+            "only a booked appointment can be rescheduled",
+        ));
+    }
+    let new_id = book_in(
+        &mut tx,
+        p,
+        slot_id,
+        a.resident_id,
+        a.referral_id,
+        a.institution_id,
+    )
+    .await?;
+    store::set_appointment_status(&mut tx, id, "booked", "rescheduled")
+        .await
+        .map_err(|_| slot_unavailable())?;
+    if let Some(referral_id) = a.referral_id {
+        store::set_referral_appointment(&mut tx, referral_id, new_id).await?;
+    }
+    let row = store::get_appointment(&mut tx, new_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// 爽约 — the institution that gave the slot records that the resident did
+/// not come; only once the appointment's time has begun.
+pub async fn no_show(store: &Store, p: &Principal, id: i64) -> ApiResult<AppointmentRow> {
+    clinical(p)?;
+    let mut tx = store.write().await?;
+    let a = store::get_appointment(&mut tx, id)
+        .await?
+        .filter(|a| p.institution.as_ref().map(|i| i.id) == Some(a.institution_id))
+        .ok_or_else(|| ApiError::not_found("预约"))?;
+    if parse_time("starts_at", &a.starts_at)? > now_cst() {
+        return Err(not_booked(
+            "就诊时间未到，不能登记爽约",
+            "the appointment has not begun yet",
+        ));
+    }
+    store::set_appointment_status(&mut tx, id, "booked", "no_show")
+        .await
+        .map_err(|_| {
+            not_booked(
+                "只有待就诊的预约可以登记爽约",
+                "only a booked appointment can be marked missed",
+            )
+        })?;
+    let row = store::get_appointment(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
 pub async fn cancel_appointment(
     store: &Store,
     p: &Principal,

@@ -392,6 +392,21 @@ pub async fn get_appointment(
     q.fetch_optional(conn).await
 }
 
+/// Points a referral at its (new) appointment.
+pub async fn set_referral_appointment(
+    conn: &mut Conn,
+    referral_id: i64,
+    appointment_id: i64,
+) -> Result<(), StoreError> {
+    let mut q = Sql::new("UPDATE referrals SET appointment_id = ");
+    q.bind(appointment_id)
+        .push(", updated_at = ")
+        .bind(now_text())
+        .push(" WHERE id = ")
+        .bind(referral_id);
+    q.execute(conn).await.map(|_| ())
+}
+
 pub async fn set_appointment_status(
     conn: &mut Conn,
     id: i64,

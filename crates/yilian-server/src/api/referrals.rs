@@ -25,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(open_slots, list_slots))
         .routes(routes!(book))
         .routes(routes!(cancel_appointment))
+        .routes(routes!(reschedule_appointment))
+        .routes(routes!(no_show))
         .routes(routes!(list_outbox))
         .routes(routes!(retry_outbox))
 }
@@ -204,6 +206,37 @@ async fn book(
 }
 
 /// Cancel an appointment (the slot opens again).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RescheduleRequest {
+    pub slot_id: i64,
+}
+
+/// Move a booked appointment to another slot of the same institution; a taken or reserved slot is 409 and the old booking stays.
+#[utoipa::path(post, path = "/appointments/{id}/reschedule", request_body = RescheduleRequest,
+    responses((status = 200, body = AppointmentRow), (status = 409, description = "slot_unavailable", body = crate::error::ErrorBody)), tag = "appointments")]
+async fn reschedule_appointment(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Json(r): Json<RescheduleRequest>,
+) -> ApiResult<Json<AppointmentRow>> {
+    Ok(Json(
+        referral::reschedule(&s.store, &auth.principal, id, r.slot_id).await?,
+    ))
+}
+
+/// Record that the resident did not come (the slot's institution, once the time has begun).
+#[utoipa::path(post, path = "/appointments/{id}/no-show", responses((status = 200, body = AppointmentRow)), tag = "appointments")]
+async fn no_show(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AppointmentRow>> {
+    Ok(Json(
+        referral::no_show(&s.store, &auth.principal, id).await?,
+    ))
+}
+
 #[utoipa::path(post, path = "/appointments/{id}/cancel", responses((status = 200, body = AppointmentRow)), tag = "appointments")]
 async fn cancel_appointment(
     State(s): State<AppState>,

@@ -80,9 +80,10 @@ pub fn router() -> Router<AppState> {
 }
 
 /// 预约状态 — appointment statuses as shown.
-const APPOINTMENT_STATUS: [(&str, &str); 4] = [
+const APPOINTMENT_STATUS: [(&str, &str); 5] = [
     ("booked", "已预约"),
     ("cancelled", "已取消"),
+    ("rescheduled", "已改约"),
     ("attended", "已就诊"),
     ("no_show", "未到诊"),
 ];

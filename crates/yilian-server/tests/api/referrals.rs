@@ -17,6 +17,7 @@ both_backends!(
     follow_ups_propose_referrals_by_the_hypertension_guideline,
     referrals_become_follow_up_work_on_both_sides,
     overdue_referrals_are_listed_and_escalated_once,
+    appointments_are_rescheduled_and_missed_without_losing_a_booking,
 );
 
 /// A county consortium of H1, WA and VA1 (so their referrals are in-consortium).
@@ -940,4 +941,150 @@ async fn overdue_referrals_are_listed_and_escalated_once(app: TestApp) {
             .iter()
             .any(|e| e["event"] == "escalate")
     );
+}
+
+async fn appointments_are_rescheduled_and_missed_without_losing_a_booking(app: TestApp) {
+    let vd = app.login("vd_a1").await;
+    let desk = app.login("desk").await;
+    let r = patient(&app, &vd, 51).await;
+    let other = patient(&app, &vd, 52).await;
+    let start = (chrono::Utc::now() + chrono::Duration::days(4))
+        .format("%Y-%m-%dT09:00")
+        .to_string();
+    let opened = app
+        .post(&desk, "/api/v1/slots", &json!({"starts_at": start, "minutes": 15, "count": 3, "department": "内科", "reserved_bp": 0}))
+        .await;
+    assert_eq!(opened.status(), StatusCode::CREATED);
+    let h1: Value = app
+        .get(&desk, "/api/v1/institutions?q=H1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let day = (chrono::Utc::now() + chrono::Duration::days(4)).format("%Y-%m-%d");
+    let slots: Value = app
+        .get(
+            &desk,
+            &format!(
+                "/api/v1/slots?institution_id={}&from={day}T00:00:00&to={day}T23:59:59",
+                h1["items"][0]["id"]
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let book = |slot: i64, resident: i64| json!({"slot_id": slot, "resident_id": resident});
+    let a: Value = app
+        .post(&desk, "/api/v1/appointments", &book(ids[0], r))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b = app
+        .post(&desk, "/api/v1/appointments", &book(ids[1], other))
+        .await;
+    assert_eq!(b.status(), StatusCode::CREATED);
+
+    // Onto a taken slot: 409, and the original booking stays.
+    let path = format!("/api/v1/appointments/{}/reschedule", a["id"]);
+    assert_error(
+        app.post(&desk, &path, &json!({"slot_id": ids[1]})).await,
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+    )
+    .await;
+    let mut c = app.db.store.read().await.unwrap();
+    let kept = yilian_store::referrals::get_appointment(&mut c, a["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, "booked");
+    drop(c);
+    // Onto a free slot: the new one is booked, the old one freed for others.
+    let moved: Value = app
+        .post(&desk, &path, &json!({"slot_id": ids[2]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved["slot_id"].as_i64(), moved["status"].as_str()),
+        (Some(ids[2]), Some("booked"))
+    );
+    let again = app.post(&desk, &path, &json!({"slot_id": ids[0]})).await;
+    assert_error(again, StatusCode::CONFLICT, "illegal_transition").await;
+    assert_eq!(
+        app.post(&desk, "/api/v1/appointments", &book(ids[0], other))
+            .await
+            .status(),
+        StatusCode::CREATED,
+        "the freed slot can be booked"
+    );
+
+    // No-show: not before the appointment's time, only by the slot's institution.
+    let moved_id = moved["id"].as_i64().unwrap();
+    let early = app
+        .post(
+            &desk,
+            &format!("/api/v1/appointments/{moved_id}/no-show"),
+            &json!({}),
+        )
+        .await;
+    assert_error(early, StatusCode::CONFLICT, "illegal_transition").await;
+    let mut c = app.db.store.write().await.unwrap();
+    {
+        use yilian_store::sqlx::Executor;
+        let conn: &mut yilian_store::Conn = &mut c;
+        let past = (chrono::Utc::now() + chrono::Duration::hours(8) - chrono::Duration::hours(2))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string();
+        conn.execute(yilian_store::sqlx::AssertSqlSafe(format!(
+            "UPDATE slots SET starts_at = '{past}' WHERE id = {}",
+            ids[2]
+        )))
+        .await
+        .unwrap();
+    }
+    c.commit().await.unwrap();
+    assert_error(
+        app.post(
+            &vd,
+            &format!("/api/v1/appointments/{moved_id}/no-show"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let missed: Value = app
+        .post(
+            &desk,
+            &format!("/api/v1/appointments/{moved_id}/no-show"),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missed["status"], "no_show");
+    assert_error(
+        app.post(
+            &desk,
+            &format!("/api/v1/appointments/{moved_id}/no-show"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "illegal_transition",
+    )
+    .await;
 }
