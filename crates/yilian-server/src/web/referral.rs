@@ -76,6 +76,7 @@ pub fn router() -> Router<AppState> {
         .route("/referrals/{id}", get(detail_page))
         .route("/referrals/{id}/events", post(event_submit))
         .route("/referrals/{id}/redirect", post(redirect_submit))
+        .route("/referrals/{id}/appointment", post(appointment_submit))
         .route("/slots", get(slots_page).post(slots_submit))
 }
 
@@ -621,22 +622,26 @@ async fn detail(
     let side = side_of(p, r);
     let actions = actions(side, &r.state);
     let now = now_cst();
-    let slots: Vec<Value> = if actions.contains(&ReferralEvent::Schedule.as_str()) {
-        let from = stamp(now);
-        service::list_slots(
-            &s.store,
-            r.to_institution_id,
-            &from,
-            &stamp(now + Duration::days(SCHEDULE_DAYS)),
-        )
-        .await?
-        .iter()
-        .filter(|x| x.booked == 0 && x.starts_at > from)
-        .map(slot_view)
-        .collect()
-    } else {
-        Vec::new()
-    };
+    // 改约 / 爽约: the receiving side manages a scheduled referral's appointment.
+    let manages_appointment =
+        side == Some(Side::Receiving) && r.state == ReferralState::Scheduled.as_str();
+    let slots: Vec<Value> =
+        if actions.contains(&ReferralEvent::Schedule.as_str()) || manages_appointment {
+            let from = stamp(now);
+            service::list_slots(
+                &s.store,
+                r.to_institution_id,
+                &from,
+                &stamp(now + Duration::days(SCHEDULE_DAYS)),
+            )
+            .await?
+            .iter()
+            .filter(|x| x.booked == 0 && x.starts_at > from)
+            .map(slot_view)
+            .collect()
+        } else {
+            Vec::new()
+        };
     let can_redirect = side == Some(Side::Referring) && r.state == ReferralState::Declined.as_str();
     let mut c = s.store.read().await?;
     let redirect_targets = match (&p.institution, can_redirect) {
@@ -666,7 +671,8 @@ async fn detail(
             context! {
                 rf => Value::from_serialize(&v),
                 side => side.map(|x| match x { Side::Referring => "referring", Side::Receiving => "receiving", Side::System => "system" }),
-                actions, slots, redirect_targets, appointment, problem,
+                missed_ok => appointment.as_ref().is_some_and(|a| a.status == "booked" && a.starts_at.as_str() <= stamp(now).as_str()),
+                manages_appointment, actions, slots, redirect_targets, appointment, problem,
                 show_resident_link => p.role != Role::Resident,
             },
         ),
@@ -904,4 +910,33 @@ pub(super) async fn resident_referrals(
         linked => p.role != Role::Resident,
         new_href => Value::from_safe_string(format!("/referrals/new?resident_id={resident_id}")),
     })
+}
+
+/// 改约 / 爽约 on a scheduled referral's appointment (the receiving side).
+async fn appointment_submit(
+    State(s): State<AppState>,
+    WebAuth(auth): WebAuth,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> WebResult {
+    let f = Fields(f);
+    check_csrf(&auth, f.raw("csrf"))?;
+    let v = service::get(&s.store, &auth.principal, id).await?;
+    let appointment = v
+        .referral
+        .appointment_id
+        .ok_or_else(|| ApiError::not_found("预约"))?;
+    match f.raw("action") {
+        "reschedule" => {
+            let slot = f
+                .num("slot_id")?
+                .ok_or_else(|| ApiError::invalid("slot_id", "请选择号源", "choose a slot"))?;
+            service::reschedule(&s.store, &auth.principal, appointment, slot).await?;
+        }
+        "no_show" => {
+            service::no_show(&s.store, &auth.principal, appointment).await?;
+        }
+        _ => return Err(ApiError::malformed("action").into()),
+    }
+    see_other(&format!("/referrals/{id}"))
 }

@@ -243,6 +243,40 @@ async fn web_referral_from_form_to_appointment_on_the_resident_page(app: TestApp
     let (_, calendar) = page(&app, &desk, "/slots").await;
     assert!(calendar.contains("已预约 1 · 空闲 8 · 转诊预留 1"));
 
+    // 改约: the desk moves the appointment to 09:15; still one booking on the day.
+    let (_, shown) = page(&app, &desk, &format!("/referrals/{id}")).await;
+    let rebook = between(&shown, "id=\"rebook\"", "</details>");
+    let later = rebook
+        .split("<option value=\"")
+        .find(|o| o.contains("09:15–09:30"))
+        .and_then(|o| o.split('"').next())
+        .expect("09:15 is offered")
+        .to_string();
+    assert!(
+        !shown.contains("id=\"no-show\""),
+        "no no-show before the time"
+    );
+    let r = submit(
+        &app,
+        &desk,
+        &format!("/referrals/{id}/appointment"),
+        &[
+            ("csrf", &csrf_of(&shown)),
+            ("action", "reschedule"),
+            ("slot_id", &later),
+        ],
+    )
+    .await;
+    assert_eq!(r.url().path(), format!("/referrals/{id}"));
+    assert!(r.text().await.unwrap().contains(&format!("{day} 09:15")));
+    let (_, calendar) = page(&app, &desk, "/slots").await;
+    // The reserved 09:00 slot is free (and reserved) again; 09:15 is booked.
+    assert!(
+        calendar.contains("已预约 1 · 空闲 7 · 转诊预留 2"),
+        "the old slot was freed: {}",
+        between(&calendar, "共 10", "</small>")
+    );
+
     // The village doctor sees it on the resident's page: referral and appointment.
     let (_, detail) = page(&app, &vd, &format!("/residents/{rid}")).await;
     let section = between(&detail, "id=\"referrals\"", "</section>");
