@@ -255,7 +255,79 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
         today + Duration::days(1),
         today + Duration::days(SLOT_DAYS)
     );
+    let (labs, entries) = derive_records(store, today).await?;
+    eprintln!(
+        "records: {entries} timeline entries from the year's follow-ups and completed referrals; {labs} labs in good standing"
+    );
     Ok(())
+}
+
+/// The shared health record of the generated year, derived from what was
+/// generated so it cannot contradict it: each chronic follow-up is a
+/// follow-up encounter at the resident's village clinic or community station
+/// (else their township or community centre); its HbA1c and fasting glucose
+/// are lab results of that centre's lab, which passed external quality assessment (so they carry
+/// the "HR" mark); each completed referral is an outpatient visit and its
+/// diagnosis at the receiving institution, at the appointment's time. The
+/// county hospitals and township centres get a year's quality pass.
+async fn derive_records(store: &Store, today: NaiveDate) -> CliResult<(u64, u64)> {
+    let mut tx = store.write().await?;
+    let now = yilian_store::now_text();
+    let mut q = Sql::new(
+        "INSERT INTO lab_quality (institution_id, passed_on, valid_until, assessor, note, created_at) \
+         SELECT id, ",
+    );
+    q.bind((today - Duration::days(300)).to_string())
+        .push(", ")
+        .bind((today + Duration::days(65)).to_string())
+        .push(", '省临床检验中心', '演示数据', ")
+        .bind(now.clone())
+        .push(
+            " FROM institutions WHERE kind IN ('county_general_hospital', 'county_tcm_hospital', 'maternal_child_hospital', 'township_health_center', 'community_health_center')",
+        );
+    let labs = q.execute(&mut tx).await?;
+    // The resident's own clinic: the village clinic of their village, else their township centre.
+    const CLINIC: &str = "COALESCE((SELECT MIN(i.id) FROM institutions i WHERE i.kind IN ('village_clinic', 'community_health_station') AND i.region_code = r.region_code), \
+         (SELECT MIN(i.id) FROM institutions i WHERE i.kind IN ('township_health_center', 'community_health_center') AND i.region_code = substr(r.region_code, 1, 9)))";
+    const CENTRE: &str = "(SELECT MIN(i.id) FROM institutions i WHERE i.kind IN ('township_health_center', 'community_health_center') AND i.region_code = substr(r.region_code, 1, 9))";
+    const COLS: &str = "INSERT INTO record_entries (resident_id, institution_id, kind, encounter_type, occurred_at, code, title, value, unit, \
+         reference_range, abnormal, hr_mark, body, source, source_id, created_at) ";
+    let statements = [
+        format!(
+            "{COLS} SELECT x.resident_id, x.inst, 'encounter', 'follow_up', x.date || 'T09:00:00', '', \
+             CASE x.program WHEN 'hypertension' THEN '高血压随访' WHEN 'diabetes_t2' THEN '2型糖尿病随访' ELSE '慢阻肺随访' END, \
+             '', '', '', 0, 0, x.note, 'generator', x.id, $1 FROM (SELECT f.id, f.resident_id, f.date, f.note, e.program, {CLINIC} AS inst \
+             FROM followups f JOIN enrolments e ON e.id = f.enrolment_id JOIN residents r ON r.id = f.resident_id) x WHERE x.inst IS NOT NULL"
+        ),
+        format!(
+            "{COLS} SELECT x.resident_id, x.inst, 'lab', NULL, x.date || 'T08:00:00', 'hba1c', '糖化血红蛋白', CAST(x.hba1c AS TEXT), '%', \
+             '4.0-6.0', CASE WHEN x.hba1c > 6.0 THEN 1 ELSE 0 END, 1, '', 'generator', x.id, $1 FROM (SELECT f.id, f.resident_id, f.date, f.hba1c, {CENTRE} AS inst \
+             FROM followups f JOIN residents r ON r.id = f.resident_id WHERE f.hba1c IS NOT NULL) x WHERE x.inst IS NOT NULL"
+        ),
+        format!(
+            "{COLS} SELECT x.resident_id, x.inst, 'lab', NULL, x.date || 'T08:00:00', 'fasting_glucose', '空腹血糖', CAST(x.fasting_glucose AS TEXT), 'mmol/L', \
+             '3.9-6.1', CASE WHEN x.fasting_glucose > 6.1 THEN 1 ELSE 0 END, 1, '', 'generator', x.id, $1 FROM (SELECT f.id, f.resident_id, f.date, f.fasting_glucose, {CENTRE} AS inst \
+             FROM followups f JOIN residents r ON r.id = f.resident_id WHERE f.fasting_glucose IS NOT NULL) x WHERE x.inst IS NOT NULL"
+        ),
+        format!(
+            "{COLS} SELECT f.resident_id, f.to_institution_id, 'encounter', 'outpatient', s.starts_at, '', '转诊就诊：' || f.diagnosis, '', '', '', 0, 0, \
+             f.reason, 'referral', f.id, $1 FROM referrals f JOIN appointments a ON a.id = f.appointment_id JOIN slots s ON s.id = a.slot_id WHERE f.state = 'completed'"
+        ),
+        format!(
+            "{COLS} SELECT f.resident_id, f.to_institution_id, 'diagnosis', NULL, s.starts_at, f.icd10, f.diagnosis, '', '', '', 0, 0, \
+             '', 'referral', f.id, $1 FROM referrals f JOIN appointments a ON a.id = f.appointment_id JOIN slots s ON s.id = a.slot_id WHERE f.state = 'completed'"
+        ),
+    ];
+    let mut entries = 0;
+    for sql in &statements {
+        // `$1` is the creation time.
+        let (head, tail) = sql.split_once("$1").ok_or("statement without its time")?;
+        let mut q = Sql::new(head);
+        q.bind(now.clone()).push(tail);
+        entries += q.execute(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok((labs, entries))
 }
 
 /// Opens a week of slots from tomorrow at the county general hospital(s),

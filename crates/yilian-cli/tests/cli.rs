@@ -125,6 +125,7 @@ fn generate_export_and_import_round_trip_the_registries() {
     ));
     assert!(err.contains("residents: 1500"), "{err}");
     check_referrals(&a, &err);
+    check_records(&a, &err);
     assert!(
         !yilian(&a, &["generate", "--residents", "10"])
             .status
@@ -300,4 +301,36 @@ fn user_create_backup_and_restore() {
         child.wait().unwrap().success(),
         "root2 did not survive the restore"
     );
+}
+
+/// The generated record follows the generated care: one follow-up encounter
+/// per follow-up, a lab result per measured HbA1c and glucose (HR-marked, from
+/// a lab in good standing), and a visit and diagnosis per completed referral.
+fn check_records(db: &str, err: &str) {
+    use yilian_store::Store;
+    use yilian_store::sql::Sql;
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("records: "))
+        .unwrap_or_else(|| panic!("no records line: {err}"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(db).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let n = |sql: &'static str| Sql::new(sql);
+        let count = async |c: &mut yilian_store::Conn, sql: &'static str| n(sql).scalar_i64(c).await.unwrap();
+        let entries = count(&mut c, "SELECT COUNT(*) FROM record_entries").await;
+        assert!(line.contains(&format!("{entries} timeline entries")), "{line}");
+        let followups = count(&mut c, "SELECT COUNT(*) FROM followups").await;
+        let encounters = count(&mut c, "SELECT COUNT(*) FROM record_entries WHERE kind = 'encounter' AND encounter_type = 'follow_up'").await;
+        assert!(encounters > 0 && encounters <= followups && encounters * 10 >= followups * 9, "{encounters} of {followups}");
+        let measured = count(&mut c, "SELECT COUNT(*) FROM followups WHERE hba1c IS NOT NULL").await;
+        let hba1c = count(&mut c, "SELECT COUNT(*) FROM record_entries WHERE code = 'hba1c' AND hr_mark = 1").await;
+        assert!(measured > 0 && hba1c > 0 && hba1c <= measured, "{hba1c} of {measured}");
+        let completed = count(&mut c, "SELECT COUNT(*) FROM referrals WHERE state = 'completed' AND appointment_id IS NOT NULL").await;
+        let visits = count(&mut c, "SELECT COUNT(*) FROM record_entries WHERE source = 'referral' AND kind = 'diagnosis'").await;
+        assert_eq!(visits, completed);
+        let good = count(&mut c, "SELECT COUNT(*) FROM lab_quality").await;
+        assert!(good > 0 && line.contains(&format!("{good} labs in good standing")), "{line}");
+    });
 }
