@@ -371,46 +371,23 @@ pub async fn insert_referrals(
     for d in 0..=depth.iter().copied().max().unwrap_or(0) {
         let level: Vec<usize> = (0..rows.len()).filter(|i| depth[*i] == d).collect();
         for chunk in level.chunks(REFERRAL_BATCH) {
-            let mut q = Sql::new(
-                "INSERT INTO referrals (resident_id, direction, urgency, green_channel, from_institution_id, to_institution_id, \
-                 to_department, icd10, diagnosis, reason, justification, summary, results, follow_up_plan, team_id, contracted, \
-                 priority, state, findings, submitted_at, deadline_at, decline_reason, redirected_from, created_by, version, \
-                 created_at, updated_at) VALUES ",
-            );
+            let mut q = Sql::new(&format!(
+                "INSERT INTO referrals ({}, decline_reason, version, created_at, updated_at) VALUES ",
+                crate::referrals::INSERT_COLS
+            ));
             for (k, &i) in chunk.iter().enumerate() {
                 let b = &rows[i];
                 let n = &b.referral;
                 let redirected = b.redirected_from_row.map(|p| ids[p]);
                 q.push(if k == 0 { "(" } else { ", (" });
-                q.bind_list([
-                    n.resident_id.into(),
-                    n.direction.clone().into(),
-                    n.urgency.clone().into(),
-                    n.green_channel.clone().into(),
-                    n.from_institution_id.into(),
-                    n.to_institution_id.into(),
-                    n.to_department.clone().into(),
-                    n.icd10.clone().into(),
-                    n.diagnosis.clone().into(),
-                    n.reason.clone().into(),
-                    n.justification.clone().into(),
-                    n.summary.clone().into(),
-                    n.results.clone().into(),
-                    n.follow_up_plan.clone().into(),
-                    n.team_id.into(),
-                    n.contracted.into(),
-                    n.priority.into(),
-                    n.state.clone().into(),
-                    n.findings.clone().into(),
-                    n.submitted_at.clone().into(),
-                    n.deadline_at.clone().into(),
+                let mut n = n.clone();
+                n.redirected_from = redirected;
+                q.bind_list(n.values().into_iter().chain([
                     b.decline_reason.clone().into(),
-                    redirected.into(),
-                    n.created_by.into(),
                     (b.events.len().max(1) as i64).into(),
                     b.created_at.clone().into(),
                     b.updated_at.clone().into(),
-                ]);
+                ]));
                 q.push(")");
             }
             q.push(" RETURNING id, resident_id, submitted_at");

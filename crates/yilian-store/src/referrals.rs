@@ -78,40 +78,53 @@ pub struct NewReferral {
     pub created_by: Option<i64>,
 }
 
+/// The columns every referral insert writes from a [`NewReferral`], in the
+/// order of [`NewReferral::values`] (the single and the bulk insert share them).
+pub(crate) const INSERT_COLS: &str = "resident_id, direction, urgency, green_channel, from_institution_id, to_institution_id, to_department, icd10, \
+     diagnosis, reason, justification, summary, results, follow_up_plan, team_id, contracted, priority, state, findings, submitted_at, \
+     deadline_at, redirected_from, created_by";
+
+impl NewReferral {
+    /// The values of [`INSERT_COLS`], in order.
+    pub(crate) fn values(&self) -> [Val; 23] {
+        [
+            self.resident_id.into(),
+            self.direction.clone().into(),
+            self.urgency.clone().into(),
+            self.green_channel.clone().into(),
+            self.from_institution_id.into(),
+            self.to_institution_id.into(),
+            self.to_department.clone().into(),
+            self.icd10.clone().into(),
+            self.diagnosis.clone().into(),
+            self.reason.clone().into(),
+            self.justification.clone().into(),
+            self.summary.clone().into(),
+            self.results.clone().into(),
+            self.follow_up_plan.clone().into(),
+            self.team_id.into(),
+            self.contracted.into(),
+            self.priority.into(),
+            self.state.clone().into(),
+            self.findings.clone().into(),
+            self.submitted_at.clone().into(),
+            self.deadline_at.clone().into(),
+            self.redirected_from.into(),
+            self.created_by.into(),
+        ]
+    }
+}
+
 pub async fn insert(conn: &mut Conn, n: &NewReferral) -> Result<i64, StoreError> {
     let now = now_text();
-    let mut q = Sql::new(
-        "INSERT INTO referrals (resident_id, direction, urgency, green_channel, from_institution_id, to_institution_id, to_department, icd10, \
-         diagnosis, reason, justification, summary, results, follow_up_plan, team_id, contracted, priority, state, findings, submitted_at, \
-         deadline_at, redirected_from, created_by, created_at, updated_at) VALUES (",
+    let mut q = Sql::new(&format!(
+        "INSERT INTO referrals ({INSERT_COLS}, created_at, updated_at) VALUES ("
+    ));
+    q.bind_list(
+        n.values()
+            .into_iter()
+            .chain([now.clone().into(), now.into()]),
     );
-    q.bind_list([
-        n.resident_id.into(),
-        n.direction.clone().into(),
-        n.urgency.clone().into(),
-        n.green_channel.clone().into(),
-        n.from_institution_id.into(),
-        n.to_institution_id.into(),
-        n.to_department.clone().into(),
-        n.icd10.clone().into(),
-        n.diagnosis.clone().into(),
-        n.reason.clone().into(),
-        n.justification.clone().into(),
-        n.summary.clone().into(),
-        n.results.clone().into(),
-        n.follow_up_plan.clone().into(),
-        n.team_id.into(),
-        n.contracted.into(),
-        n.priority.into(),
-        n.state.clone().into(),
-        n.findings.clone().into(),
-        n.submitted_at.clone().into(),
-        n.deadline_at.clone().into(),
-        n.redirected_from.into(),
-        n.created_by.into(),
-        now.clone().into(),
-        now.into(),
-    ]);
     q.push(") RETURNING id");
     q.scalar_i64(conn).await
 }
