@@ -12,6 +12,7 @@ pub mod error;
 pub mod health_card;
 pub mod icd10;
 pub mod id_number;
+pub mod insurance;
 pub mod mask;
 pub mod money;
 pub mod mpi;
