@@ -230,7 +230,7 @@ pub struct ImportReport {
     pub bad: Vec<(u64, String)>,
 }
 
-fn api_msg(e: ApiError) -> String {
+pub(crate) fn api_msg(e: ApiError) -> String {
     format!(
         "{} — {} ({})",
         e.body.code, e.body.message_zh, e.body.message_en

@@ -259,6 +259,8 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
     eprintln!(
         "records: {entries} timeline entries from the year's follow-ups and completed referrals; {labs} labs in good standing"
     );
+    let exams = crate::exams::derive(store, seed, today, now_cst()).await?;
+    eprintln!("{}", exams.line());
     Ok(())
 }
 

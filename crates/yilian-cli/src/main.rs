@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod csvio;
+mod exams;
 mod generate;
 
 use std::io::Read;

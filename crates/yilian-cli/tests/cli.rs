@@ -319,7 +319,7 @@ fn check_records(db: &str, err: &str) {
         let mut c = store.read().await.unwrap();
         let n = |sql: &'static str| Sql::new(sql);
         let count = async |c: &mut yilian_store::Conn, sql: &'static str| n(sql).scalar_i64(c).await.unwrap();
-        let entries = count(&mut c, "SELECT COUNT(*) FROM record_entries").await;
+        let entries = count(&mut c, "SELECT COUNT(*) FROM record_entries WHERE source IN ('generator', 'referral')").await;
         assert!(line.contains(&format!("{entries} timeline entries")), "{line}");
         let followups = count(&mut c, "SELECT COUNT(*) FROM followups").await;
         let encounters = count(&mut c, "SELECT COUNT(*) FROM record_entries WHERE kind = 'encounter' AND encounter_type = 'follow_up'").await;
@@ -332,5 +332,82 @@ fn check_records(db: &str, err: &str) {
         assert_eq!(visits, completed);
         let good = count(&mut c, "SELECT COUNT(*) FROM lab_quality").await;
         assert!(good > 0 && line.contains(&format!("{good} labs in good standing")), "{line}");
+        check_exams(&mut c, err).await;
     });
+}
+
+/// The year's remote reads and recognition orders agree with the care they
+/// were derived from and with the line the generator printed.
+async fn check_exams(c: &mut yilian_store::Conn, err: &str) {
+    use yilian_store::sql::Sql;
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("exams: "))
+        .unwrap_or_else(|| panic!("no exams line: {err}"));
+    let count = async |c: &mut yilian_store::Conn, sql: &'static str| {
+        Sql::new(sql).scalar_i64(c).await.unwrap()
+    };
+    let reads = count(c, "SELECT COUNT(*) FROM remote_requests").await;
+    assert!(
+        reads > 0 && line.contains(&format!("exams: {reads} remote reads")),
+        "{line}"
+    );
+    // One ECG per resident followed up for hypertension or diabetes (whose
+    // centre has a county-hospital lead): never more.
+    let ecg = count(c, "SELECT COUNT(*) FROM remote_requests WHERE kind = 'ecg'").await;
+    let managed = count(c, "SELECT COUNT(DISTINCT f.resident_id) FROM followups f JOIN enrolments e ON e.id = f.enrolment_id \
+        WHERE e.program IN ('hypertension', 'diabetes_t2')").await;
+    assert!(
+        ecg > 0 && ecg <= managed && ecg * 10 >= managed * 9,
+        "{ecg} ECGs for {managed} managed"
+    );
+    // Read "乡检查、县诊断": from a township/community centre to a county general hospital.
+    let misrouted = count(c, "SELECT COUNT(*) FROM remote_requests q JOIN institutions a ON a.id = q.from_institution_id \
+        JOIN institutions b ON b.id = q.to_institution_id WHERE a.kind NOT IN ('township_health_center', 'community_health_center') \
+        OR b.kind <> 'county_general_hospital'").await;
+    assert_eq!(misrouted, 0);
+    // Every signed read's report is in the record, at the reader's hospital, with the HR mark.
+    let signed = count(
+        c,
+        "SELECT COUNT(*) FROM remote_requests WHERE state = 'signed'",
+    )
+    .await;
+    let filed = count(c, "SELECT COUNT(*) FROM remote_requests q JOIN record_entries e ON e.id = q.record_entry_id \
+        WHERE q.state = 'signed' AND e.institution_id = q.to_institution_id AND e.kind = 'exam' AND e.hr_mark = 1").await;
+    assert_eq!(filed, signed);
+    let unordered = count(c, "SELECT COUNT(*) FROM remote_requests WHERE claimed_at < requested_at OR reported_at < claimed_at OR signed_at < reported_at").await;
+    assert_eq!(unordered, 0);
+    // Orders: every recognition used a result of the resident, taken before the order.
+    let orders = count(c, "SELECT COUNT(*) FROM test_orders").await;
+    assert!(
+        orders > 0 && line.contains(&format!("{orders} orders at referral visits")),
+        "{line}"
+    );
+    let bad = count(c, "SELECT COUNT(*) FROM test_orders o JOIN record_entries e ON e.id = o.recognized_entry_id \
+        WHERE e.resident_id <> o.resident_id OR e.occurred_at > o.ordered_at OR e.code <> o.item_code").await;
+    assert_eq!(bad, 0);
+    let saved = count(
+        c,
+        "SELECT COALESCE(SUM(saved_fen), 0) FROM test_orders WHERE outcome = 'recognized'",
+    )
+    .await;
+    assert!(
+        line.contains(&format!(
+            "(saved {} yuan)",
+            yilian_domain::money::yuan(saved)
+        )),
+        "{line}"
+    );
+    // Each repeat has its reason in the chart.
+    let repeats = count(
+        c,
+        "SELECT COUNT(*) FROM test_orders WHERE outcome = 'repeated' AND repeat_reason IS NOT NULL",
+    )
+    .await;
+    let notes = count(
+        c,
+        "SELECT COUNT(*) FROM record_entries WHERE source = 'recognition'",
+    )
+    .await;
+    assert_eq!(repeats, notes);
 }

@@ -484,7 +484,7 @@ pub async fn place_order(
             &format!("at most {REPEAT_TEXT_MAX} characters"),
         ));
     }
-    let (mut tx, v, ev) = read_and_evaluate(
+    let (mut tx, v, _) = read_and_evaluate(
         store,
         catalog,
         p,
@@ -494,79 +494,20 @@ pub async fn place_order(
         encounter_days,
     )
     .await?;
-    let me = v.institution_id;
-    let now = parse_time(&v.checked_at).unwrap_or_else(now_cst);
-    let row_of = |id: i64| ev.rows.iter().find(|r| r.entry_id == id);
-    let mut o = NewOrder {
-        resident_id,
-        institution_id: me,
-        item_code: item.code.clone(),
-        item_kind: item.kind.as_str().into(),
-        ordered_by: Some(p.user_id),
-        ordered_at: stored_time(now),
-        outcome: NEW.into(),
-        ..Default::default()
+    let decision = Decision {
+        use_result_id: req.use_result_id,
+        reason,
+        text: &text,
     };
-    match req.use_result_id {
-        Some(id) => {
-            let verdict = v.candidates.iter().find(|c| c.entry_id == id);
-            match verdict {
-                Some(c) if c.recognizable => {
-                    o.outcome = RECOGNIZED.into();
-                    o.recognized_entry_id = Some(id);
-                    o.result_institution_id = Some(c.institution_id);
-                    o.saved_fen = saved_fen(&item);
-                }
-                found => {
-                    // The read happened: keep its log entry.
-                    tx.commit().await?;
-                    return Err(match found {
-                        Some(c) => not_recognizable(c),
-                        None => ApiError::invalid(
-                            "use_result_id",
-                            "不是该居民该项目的检查检验结果",
-                            "not a result of this resident for this item",
-                        ),
-                    });
-                }
-            }
+    let o = match decide(&item, &v, Some(p.user_id), &decision) {
+        Ok(o) => o,
+        Err(e) => {
+            // The read happened: keep its log entry.
+            tx.commit().await?;
+            return Err(e);
         }
-        None if ev.rec.is_recognizable() => {
-            if let Err(e) = check_repeat(true, reason, Some(&text)) {
-                tx.commit().await?;
-                return Err(e.into());
-            }
-            let offered = ev.rec.recognized.as_ref().map(|r| r.result_id);
-            o.outcome = REPEATED.into();
-            o.recognized_entry_id = offered;
-            o.result_institution_id = offered.and_then(row_of).map(|r| r.institution_id);
-            o.repeat_reason = reason.map(|r| r.as_str().to_string());
-            o.repeat_text = text.clone();
-        }
-        None => {}
-    }
-    let id = store::insert_order(&mut tx, &o).await?;
-    let note_entry_id = match (o.outcome.as_str(), reason, v.recognized.as_ref()) {
-        (REPEATED, Some(reason), Some(offered)) => Some(
-            records::insert_entry(
-                &mut tx,
-                &repeat_note(&o, &item, reason, &text, offered, p.user_id, id),
-            )
-            .await?,
-        ),
-        _ => None,
     };
-    yilian_store::audit::record(
-        &mut tx,
-        Some(p.user_id),
-        "recognition.order",
-        "resident",
-        &resident_id.to_string(),
-        &serde_json::json!({"order_id": id, "item_code": o.item_code, "outcome": o.outcome,
-            "recognized_entry_id": o.recognized_entry_id, "saved_fen": o.saved_fen,
-            "repeat_reason": o.repeat_reason}),
-    )
-    .await?;
+    let (id, note_entry_id) = store_order(&mut tx, &o, &item, &decision, &v).await?;
     let order = store::get_order(&mut tx, id)
         .await?
         .ok_or_else(ApiError::internal)?;
@@ -577,6 +518,117 @@ pub async fn place_order(
         note_entry_id,
         recognition: v,
     })
+}
+
+/// What the clinician chose at order time.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    /// Use this earlier (recognisable) result instead of the test.
+    pub use_result_id: Option<i64>,
+    /// Repeat the test although a recognisable result exists, for this reason.
+    pub reason: Option<RepeatReason>,
+    pub text: &'a str,
+}
+
+/// The order a decision makes, checked against the recognition view it was
+/// taken on (nothing is written): `recognized` with the money saved,
+/// `repeated` with its listed reason (422 `repeat_reason_required` without
+/// one), or `new`.
+pub fn decide(
+    item: &CatalogItem,
+    v: &RecognitionView,
+    ordered_by: Option<i64>,
+    d: &Decision<'_>,
+) -> ApiResult<NewOrder> {
+    let mut o = NewOrder {
+        resident_id: v.resident_id,
+        institution_id: v.institution_id,
+        item_code: item.code.clone(),
+        item_kind: item.kind.as_str().into(),
+        ordered_by,
+        ordered_at: v.checked_at.clone(),
+        outcome: NEW.into(),
+        ..Default::default()
+    };
+    match d.use_result_id {
+        Some(id) => match v.candidates.iter().find(|c| c.entry_id == id) {
+            Some(c) if c.recognizable => {
+                o.outcome = RECOGNIZED.into();
+                o.recognized_entry_id = Some(id);
+                o.result_institution_id = Some(c.institution_id);
+                o.saved_fen = saved_fen(item);
+            }
+            Some(c) => return Err(not_recognizable(c)),
+            None => {
+                return Err(ApiError::invalid(
+                    "use_result_id",
+                    "不是该居民该项目的检查检验结果",
+                    "not a result of this resident for this item",
+                ));
+            }
+        },
+        None => {
+            if let Some(offered) = &v.recognized {
+                check_repeat(true, d.reason, Some(d.text))?;
+                o.outcome = REPEATED.into();
+                o.recognized_entry_id = Some(offered.entry_id);
+                o.result_institution_id = Some(offered.institution_id);
+                o.repeat_reason = d.reason.map(|r| r.as_str().to_string());
+                o.repeat_text = d.text.to_string();
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Stores a decided order: the order, for a repeat the reason as a chart
+/// note, and the audit entry. Returns (order id, note entry id).
+pub async fn store_order(
+    conn: &mut Conn,
+    o: &NewOrder,
+    item: &CatalogItem,
+    d: &Decision<'_>,
+    v: &RecognitionView,
+) -> ApiResult<(i64, Option<i64>)> {
+    let id = store::insert_order(conn, o).await?;
+    let note_entry_id = match (o.outcome.as_str(), d.reason, v.recognized.as_ref()) {
+        (REPEATED, Some(reason), Some(offered)) => Some(
+            records::insert_entry(
+                conn,
+                &repeat_note(o, item, reason, d.text, offered, o.ordered_by, id),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    yilian_store::audit::record(
+        conn,
+        o.ordered_by,
+        "recognition.order",
+        "resident",
+        &o.resident_id.to_string(),
+        &serde_json::json!({"order_id": id, "item_code": o.item_code, "outcome": o.outcome,
+            "recognized_entry_id": o.recognized_entry_id, "saved_fen": o.saved_fen,
+            "repeat_reason": o.repeat_reason}),
+    )
+    .await?;
+    Ok((id, note_entry_id))
+}
+
+/// The recognition check of `item_code` ordered at `institution_id` for
+/// `resident_id` at `now`, without a principal: for callers that establish
+/// the grounds themselves (the demo-data generator replaying a year).
+pub async fn check_at(
+    conn: &mut Conn,
+    catalog: &RecognitionCatalog,
+    institution_id: i64,
+    resident_id: i64,
+    item_code: &str,
+    now: NaiveDateTime,
+    ground: &str,
+) -> ApiResult<RecognitionView> {
+    let ev = evaluate(conn, catalog, institution_id, resident_id, item_code, now).await?;
+    Ok(view(&ev, catalog, resident_id, institution_id, ground, now))
 }
 
 fn not_recognizable(c: &ResultView) -> ApiError {
@@ -608,7 +660,7 @@ fn repeat_note(
     reason: RepeatReason,
     text: &str,
     offered: &ResultView,
-    user_id: i64,
+    user_id: Option<i64>,
     order_id: i64,
 ) -> NewEntry {
     let explained = if text.is_empty() {
@@ -637,7 +689,7 @@ fn repeat_note(
         ),
         source: "recognition".into(),
         source_id: Some(order_id),
-        created_by: Some(user_id),
+        created_by: user_id,
         ..Default::default()
     }
 }

@@ -16,6 +16,7 @@ pub mod bulk;
 pub mod care;
 mod codec;
 pub mod error;
+pub mod generated;
 pub mod mpi;
 pub mod recognition;
 pub mod records;

@@ -20,6 +20,7 @@
 
 mod care;
 mod county;
+mod exams;
 mod names;
 mod referrals;
 mod residents;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use care::{
     Adherence, CareRow, ContractRow, EnrolmentFactors, EnrolmentRow, FollowUpRow, PACKAGE_CODES,
 };
+pub use exams::{ExamItem, GeneratedRead, remote_read};
 pub use referrals::{
     AppointmentStatus, NO_SHOW_EXPIRE_DAYS, ReferralAppointment, ReferralEventRow, ReferralRow,
     SLOT_MINUTES, UNANSWERED_EXPIRE_DAYS,
