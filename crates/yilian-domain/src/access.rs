@@ -93,6 +93,14 @@ pub enum Action {
     WriteCare,
     /// Configure service packages and settle team fees.
     ManageFees,
+    /// 费用录入 — enter an encounter's itemised cost for settlement (the
+    /// institution that gave the care, or the insurer's office).
+    EnterClaim,
+    /// 医保经办 — review, valuate or reject claims, publish policy versions,
+    /// settle capitation.
+    Adjudicate,
+    /// Read the insurance fund's positions and claims across institutions.
+    ReadInsurance,
 }
 
 /// 角色权限表 — which roles may take which action.
@@ -109,6 +117,12 @@ pub fn allowed(role: Role, action: Action) -> bool {
         Action::ManageUsers => matches!(role, Admin),
         Action::WriteCare => matches!(role, Admin | VillageDoctor | PrimaryClinician | Specialist),
         Action::ManageFees => matches!(role, Admin | HealthCommission),
+        Action::EnterClaim => matches!(
+            role,
+            Admin | Insurer | VillageDoctor | PrimaryClinician | Specialist | ReferralDesk
+        ),
+        Action::Adjudicate => matches!(role, Admin | Insurer),
+        Action::ReadInsurance => matches!(role, Admin | Insurer | HealthCommission),
     }
 }
 

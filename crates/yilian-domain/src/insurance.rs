@@ -136,6 +136,49 @@ crate::vocabulary!(
     }
 );
 
+/// A referral the encounter follows: its direction and whether it stayed
+/// inside one consortium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralLink {
+    pub direction: crate::referral::Direction,
+    pub in_consortium: bool,
+}
+
+/// 是否须经转诊 — whether care at `level` needs a referral: above the county
+/// (city, tertiary, out of region) it does (基层首诊: the county consortium
+/// is the default route, seed 001 art. 10 "对县级医院无法治疗经批准向上级转诊"),
+/// unless the institution is one of the resident's own "1+1+1" choices
+/// (`in_contract_combination`; SPEC §2.2: inside that combination they can
+/// be seen anywhere). Village, primary and county care never needs one.
+pub fn referral_required(level: BenefitLevel, in_contract_combination: bool) -> bool {
+    matches!(
+        level,
+        BenefitLevel::City | BenefitLevel::Tertiary | BenefitLevel::OutOfRegion
+    ) && !in_contract_combination
+}
+
+/// 转诊情形判定 — the [`ReferralContext`] of an encounter: a downward
+/// referral makes it a continuation; an upward or lateral one inside the
+/// consortium waives the second deductible; one outside it is an approved
+/// referral at the normal ratio; without a referral, care that needs one
+/// ([`referral_required`]) is `missing_required`, else `none`.
+pub fn referral_context(
+    level: BenefitLevel,
+    referral: Option<ReferralLink>,
+    in_contract_combination: bool,
+) -> ReferralContext {
+    use crate::referral::Direction;
+    match referral {
+        Some(r) if r.direction == Direction::Down => ReferralContext::DownwardContinuation,
+        Some(r) if r.in_consortium => ReferralContext::ReferredInConsortium,
+        Some(_) => ReferralContext::ReferredOutside,
+        None if referral_required(level, in_contract_combination) => {
+            ReferralContext::MissingRequired
+        }
+        None => ReferralContext::None,
+    }
+}
+
 /// 报销档次判定 — the benefit level of an institution: its level of care
 /// ([`level_of`]: a hospital graded 二级 counts at least as county, one graded
 /// 三级 as tertiary), or [`BenefitLevel::OutOfRegion`] when it lies outside the
@@ -2377,5 +2420,70 @@ mod tests {
         assert_eq!(pct(0), "0%");
         assert_eq!(points(1000), "10");
         assert_eq!(points(250), "2.5");
+    }
+
+    #[test]
+    fn referral_context_follows_level_link_and_combination() {
+        use crate::referral::Direction;
+        let up_in = Some(ReferralLink {
+            direction: Direction::Up,
+            in_consortium: true,
+        });
+        let up_out = Some(ReferralLink {
+            direction: Direction::Up,
+            in_consortium: false,
+        });
+        let down = Some(ReferralLink {
+            direction: Direction::Down,
+            in_consortium: true,
+        });
+        let cases = [
+            (BenefitLevel::County, None, false, ReferralContext::None),
+            (BenefitLevel::Primary, None, false, ReferralContext::None),
+            (
+                BenefitLevel::City,
+                None,
+                false,
+                ReferralContext::MissingRequired,
+            ),
+            (
+                BenefitLevel::Tertiary,
+                None,
+                false,
+                ReferralContext::MissingRequired,
+            ),
+            (
+                BenefitLevel::OutOfRegion,
+                None,
+                false,
+                ReferralContext::MissingRequired,
+            ),
+            (BenefitLevel::Tertiary, None, true, ReferralContext::None),
+            (
+                BenefitLevel::County,
+                up_in,
+                false,
+                ReferralContext::ReferredInConsortium,
+            ),
+            (
+                BenefitLevel::Tertiary,
+                up_out,
+                false,
+                ReferralContext::ReferredOutside,
+            ),
+            (
+                BenefitLevel::Primary,
+                down,
+                false,
+                ReferralContext::DownwardContinuation,
+            ),
+        ];
+        for (level, link, combo, want) in cases {
+            assert_eq!(
+                referral_context(level, link, combo),
+                want,
+                "{level:?} {link:?} {combo}"
+            );
+        }
     }
 }

@@ -1260,6 +1260,17 @@ pub async fn settle(
         Some(p.user_id),
     )
     .await?;
+    // The fees paid to the team are fund payments: the same ledger as claims.
+    yilian_store::insurance::append_ledger(
+        &mut tx,
+        &[crate::insurance::contract_fee_ledger(
+            team_id,
+            &req.period,
+            row.id,
+            collected,
+        )],
+    )
+    .await?;
     audit::record(
         &mut tx,
         Some(p.user_id),

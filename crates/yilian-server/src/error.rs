@@ -54,7 +54,8 @@ impl ApiError {
             | "contract_exists"
             | "contract_cap_reached"
             | "illegal_transition"
-            | "slot_unavailable" => StatusCode::CONFLICT,
+            | "slot_unavailable"
+            | "already_settled" => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, e.code(), e.message_zh(), e.message_en())
@@ -142,7 +143,8 @@ from_rules!(
     yilian_domain::referral::ReferralError,
     yilian_domain::icd10::Icd10Error,
     yilian_domain::record::RecordError,
-    yilian_domain::recognition::RecognitionError
+    yilian_domain::recognition::RecognitionError,
+    yilian_domain::insurance::InsuranceError
 );
 
 impl From<sqlx_error::Error> for ApiError {

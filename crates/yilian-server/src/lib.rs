@@ -7,6 +7,7 @@ pub mod auth;
 pub mod care;
 pub mod error;
 pub mod extract;
+pub mod insurance;
 pub mod outbox;
 pub mod recognition;
 pub mod record;
@@ -92,6 +93,10 @@ pub async fn prepare(store: &yilian_store::Store) -> Result<(), yilian_store::St
     let added = care::load_default_packages(store).await?;
     if added > 0 {
         tracing::info!(added, "default service packages loaded");
+    }
+    let added = insurance::seed_policies(store).await?;
+    if added > 0 {
+        tracing::info!(added, "insurance policy versions loaded");
     }
     // 到期: contracts whose period ended become expired (also swept daily by
     // the serve loop).

@@ -17,6 +17,7 @@ pub mod care;
 mod codec;
 pub mod error;
 pub mod generated;
+pub mod insurance;
 pub mod mpi;
 pub mod recognition;
 pub mod records;

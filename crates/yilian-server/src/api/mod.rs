@@ -20,6 +20,7 @@ use crate::service::{self, UserInput};
 use crate::state::AppState;
 
 pub mod care;
+pub mod insurance;
 pub mod recognition;
 pub mod records;
 pub mod referrals;
@@ -62,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(recognition::router())
         .merge(remote::router())
+        .merge(insurance::router())
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let doc = std::sync::Arc::new(doc);

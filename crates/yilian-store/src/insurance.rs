@@ -1,0 +1,647 @@
+//! 医保 — stored policy versions, claims, the fund ledger and capitation
+//! settlements (migration 0008). The rules are in
+//! `yilian_domain::insurance`; this module only reads and writes rows.
+
+use serde::Serialize;
+use sqlx::FromRow;
+use utoipa::ToSchema;
+
+use crate::sql::{Sql, Val, Where};
+use crate::{Conn, Page, Paging, StoreError, now_text};
+
+// ------------------------------------------------------------------ policies
+
+/// A stored policy version; `body` is the domain `PolicyVersion` as JSON.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct PolicyRow {
+    pub id: String,
+    pub region: String,
+    pub valid_from: String,
+    pub valid_to: String,
+    pub body: String,
+    pub created_by: Option<i64>,
+    pub created_at: String,
+}
+
+/// Stores a version (never updated afterwards).
+pub async fn insert_policy(
+    conn: &mut Conn,
+    id: &str,
+    region: &str,
+    valid_from: &str,
+    valid_to: &str,
+    body: &str,
+    created_by: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut q = Sql::new(
+        "INSERT INTO insurance_policies (id, region, valid_from, valid_to, body, created_by, created_at) VALUES (",
+    );
+    q.bind_list([
+        id.into(),
+        region.into(),
+        valid_from.into(),
+        valid_to.into(),
+        body.into(),
+        created_by.into(),
+        now_text().into(),
+    ])
+    .push(")");
+    q.execute(conn).await?;
+    Ok(())
+}
+
+/// Every stored version, by region and start.
+pub async fn policies(conn: &mut Conn) -> Result<Vec<PolicyRow>, StoreError> {
+    Sql::new(
+        "SELECT id, region, valid_from, valid_to, body, created_by, created_at FROM insurance_policies \
+         ORDER BY region, valid_from",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+// ------------------------------------------------------------------ claims
+
+/// A claim to store: the encounter, its adjudication and where it is charged.
+#[derive(Debug, Clone, Default)]
+pub struct NewClaim {
+    pub resident_id: i64,
+    pub institution_id: i64,
+    pub consortium_id: Option<i64>,
+    pub referral_id: Option<i64>,
+    pub encounter_entry_id: Option<i64>,
+    pub service_date: String,
+    pub scheme: String,
+    pub setting: String,
+    pub level: String,
+    pub referral_context: String,
+    pub in_county: bool,
+    /// JSON `CostItem[]`.
+    pub items: String,
+    pub total_fen: i64,
+    pub covered_fen: i64,
+    pub uncovered_fen: i64,
+    pub deductible_fen: i64,
+    pub ratio_bp: i64,
+    pub fund_fen: i64,
+    pub resident_fen: i64,
+    pub capped_fen: i64,
+    pub ytd_fund_fen: i64,
+    pub policy_id: String,
+    /// JSON `AppliedRule[]`.
+    pub rules: String,
+    pub state: String,
+    pub source: String,
+    pub created_by: Option<i64>,
+}
+
+pub const CLAIM_INSERT: &str = "INSERT INTO claims (resident_id, institution_id, consortium_id, referral_id, encounter_entry_id, \
+     service_date, scheme, setting, level, referral_context, in_county, items, total_fen, covered_fen, uncovered_fen, \
+     deductible_fen, ratio_bp, fund_fen, resident_fen, capped_fen, ytd_fund_fen, policy_id, rules, state, source, created_by, \
+     created_at, updated_at) VALUES ";
+
+/// The values of [`CLAIM_INSERT`] for one claim, in column order.
+pub fn claim_vals(c: &NewClaim, now: &str) -> Vec<Val> {
+    vec![
+        c.resident_id.into(),
+        c.institution_id.into(),
+        c.consortium_id.into(),
+        c.referral_id.into(),
+        c.encounter_entry_id.into(),
+        c.service_date.as_str().into(),
+        c.scheme.as_str().into(),
+        c.setting.as_str().into(),
+        c.level.as_str().into(),
+        c.referral_context.as_str().into(),
+        i64::from(c.in_county).into(),
+        c.items.as_str().into(),
+        c.total_fen.into(),
+        c.covered_fen.into(),
+        c.uncovered_fen.into(),
+        c.deductible_fen.into(),
+        c.ratio_bp.into(),
+        c.fund_fen.into(),
+        c.resident_fen.into(),
+        c.capped_fen.into(),
+        c.ytd_fund_fen.into(),
+        c.policy_id.as_str().into(),
+        c.rules.as_str().into(),
+        c.state.as_str().into(),
+        c.source.as_str().into(),
+        c.created_by.into(),
+        now.into(),
+        now.into(),
+    ]
+}
+
+pub async fn insert_claim(conn: &mut Conn, c: &NewClaim) -> Result<i64, StoreError> {
+    let mut q = Sql::new(CLAIM_INSERT);
+    q.push("(")
+        .bind_list(claim_vals(c, &now_text()))
+        .push(") RETURNING id");
+    q.scalar_i64(conn).await
+}
+
+/// A stored claim with the names a list shows.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct ClaimRow {
+    pub id: i64,
+    pub resident_id: i64,
+    pub resident_name: String,
+    pub resident_id_number: String,
+    pub resident_region: String,
+    pub institution_id: i64,
+    pub institution_name: String,
+    pub consortium_id: Option<i64>,
+    pub referral_id: Option<i64>,
+    pub encounter_entry_id: Option<i64>,
+    pub service_date: String,
+    pub scheme: String,
+    pub setting: String,
+    pub level: String,
+    pub referral_context: String,
+    pub in_county: i64,
+    pub items: String,
+    pub total_fen: i64,
+    pub covered_fen: i64,
+    pub uncovered_fen: i64,
+    pub deductible_fen: i64,
+    pub ratio_bp: i64,
+    pub fund_fen: i64,
+    pub resident_fen: i64,
+    pub capped_fen: i64,
+    pub ytd_fund_fen: i64,
+    pub policy_id: String,
+    pub rules: String,
+    pub state: String,
+    pub reject_reason: Option<String>,
+    pub source: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+const CLAIM_COLS: &str = "c.id, c.resident_id, r.name AS resident_name, r.id_number AS resident_id_number, r.region_code AS resident_region, \
+     c.institution_id, i.name AS institution_name, c.consortium_id, c.referral_id, c.encounter_entry_id, c.service_date, \
+     c.scheme, c.setting, c.level, c.referral_context, c.in_county, c.items, c.total_fen, c.covered_fen, c.uncovered_fen, \
+     c.deductible_fen, c.ratio_bp, c.fund_fen, c.resident_fen, c.capped_fen, c.ytd_fund_fen, c.policy_id, c.rules, \
+     c.state, c.reject_reason, c.source, c.created_at, c.updated_at, c.version";
+const CLAIM_FROM: &str = "claims c JOIN residents r ON r.id = c.resident_id JOIN institutions i ON i.id = c.institution_id";
+
+pub async fn get_claim(conn: &mut Conn, id: i64) -> Result<Option<ClaimRow>, StoreError> {
+    let mut q = Sql::new(&format!(
+        "SELECT {CLAIM_COLS} FROM {CLAIM_FROM} WHERE c.id = "
+    ));
+    q.bind(id);
+    q.fetch_optional(conn).await
+}
+
+/// Which claims a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFilter {
+    pub resident_id: Option<i64>,
+    pub institution_id: Option<i64>,
+    pub consortium_id: Option<i64>,
+    /// Residents living under this region prefix.
+    pub region_prefix: Option<String>,
+    pub state: Option<String>,
+    pub level: Option<String>,
+    /// `YYYY-MM-DD` bounds, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl ClaimFilter {
+    fn clause(&self) -> Where {
+        let mut w = Where::new();
+        if let Some(v) = self.resident_id {
+            w.and("c.resident_id = ?", [v.into()]);
+        }
+        if let Some(v) = self.institution_id {
+            w.and("c.institution_id = ?", [v.into()]);
+        }
+        if let Some(v) = self.consortium_id {
+            w.and("c.consortium_id = ?", [v.into()]);
+        }
+        if let Some(p) = &self.region_prefix {
+            w.prefix("r.region_code", p);
+        }
+        if let Some(v) = &self.state {
+            w.and("c.state = ?", [v.as_str().into()]);
+        }
+        if let Some(v) = &self.level {
+            w.and("c.level = ?", [v.as_str().into()]);
+        }
+        if let Some(v) = &self.from {
+            w.and("c.service_date >= ?", [v.as_str().into()]);
+        }
+        if let Some(v) = &self.to {
+            w.and("c.service_date <= ?", [v.as_str().into()]);
+        }
+        w
+    }
+}
+
+/// Claims, newest first.
+pub async fn list_claims(
+    conn: &mut Conn,
+    f: &ClaimFilter,
+    paging: Paging,
+) -> Result<Page<ClaimRow>, StoreError> {
+    f.clause()
+        .page(
+            conn,
+            CLAIM_COLS,
+            CLAIM_FROM,
+            "c.service_date DESC, c.id DESC",
+            paging,
+        )
+        .await
+}
+
+/// Every claim of a year in adjudication order (service date, then id), for
+/// recomputation.
+pub async fn claims_of_year(conn: &mut Conn, year: i32) -> Result<Vec<ClaimRow>, StoreError> {
+    let mut q = Sql::new(&format!(
+        "SELECT {CLAIM_COLS} FROM {CLAIM_FROM} WHERE c.service_date >= "
+    ));
+    q.bind(format!("{year:04}-01-01"))
+        .push(" AND c.service_date <= ")
+        .bind(format!("{year:04}-12-31"))
+        .push(" ORDER BY c.service_date, c.id");
+    q.fetch_all(conn).await
+}
+
+/// What the fund already paid this resident in `year` for `scheme` and
+/// `setting` (claims not rejected, on or before `date`) — the yearly cap's
+/// running total.
+pub async fn ytd_fund(
+    conn: &mut Conn,
+    resident_id: i64,
+    scheme: &str,
+    setting: &str,
+    date: &str,
+) -> Result<i64, StoreError> {
+    let mut q = Sql::new("SELECT COALESCE(SUM(fund_fen), 0) FROM claims WHERE resident_id = ");
+    q.bind(resident_id)
+        .push(" AND scheme = ")
+        .bind(scheme)
+        .push(" AND setting = ")
+        .bind(setting)
+        .push(" AND state <> 'rejected' AND service_date >= ")
+        .bind(format!("{}-01-01", date.get(..4).unwrap_or("0000")))
+        .push(" AND service_date <= ")
+        .bind(date);
+    q.scalar_i64(conn).await
+}
+
+/// Moves a claim from `from` to `to` (optimistic: only if still in `from`
+/// at `version`); false when someone else moved it first.
+pub async fn set_claim_state(
+    conn: &mut Conn,
+    id: i64,
+    from: &str,
+    to: &str,
+    reject_reason: Option<&str>,
+    version: i64,
+) -> Result<bool, StoreError> {
+    let mut q = Sql::new("UPDATE claims SET state = ");
+    q.bind(to)
+        .push(", reject_reason = ")
+        .bind(reject_reason)
+        .push(", updated_at = ")
+        .bind(now_text())
+        .push(", version = version + 1 WHERE id = ")
+        .bind(id)
+        .push(" AND state = ")
+        .bind(from)
+        .push(" AND version = ")
+        .bind(version);
+    Ok(q.execute(conn).await? == 1)
+}
+
+// ------------------------------------------------------------------ where charged
+
+/// The county consortium whose region holds `region_code` (the capitation
+/// budget a resident belongs to).
+pub async fn consortium_of_region(
+    conn: &mut Conn,
+    region_code: &str,
+) -> Result<Option<i64>, StoreError> {
+    let mut q = Sql::new("SELECT MIN(id) FROM consortia WHERE kind = 'county_consortium' AND ");
+    q.bind(region_code).push(" LIKE region_code || '%'");
+    let v: Option<(Option<i64>,)> = q.fetch_optional(conn).await?;
+    Ok(v.and_then(|(id,)| id))
+}
+
+// ------------------------------------------------------------------ ledger
+
+/// One payment of the fund.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerEntry {
+    /// `claim`, `contract_fee` or `capitation_surplus`.
+    pub kind: String,
+    pub year: i32,
+    pub month: u32,
+    pub consortium_id: Option<i64>,
+    pub institution_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub source_id: Option<i64>,
+    pub amount_fen: i64,
+}
+
+const LEDGER_INSERT: &str = "INSERT INTO fund_ledger (kind, year, month, consortium_id, institution_id, team_id, source_id, \
+     amount_fen, created_at) VALUES ";
+
+fn ledger_vals(e: &LedgerEntry, now: &str) -> Vec<Val> {
+    vec![
+        e.kind.as_str().into(),
+        i64::from(e.year).into(),
+        i64::from(e.month).into(),
+        e.consortium_id.into(),
+        e.institution_id.into(),
+        e.team_id.into(),
+        e.source_id.into(),
+        e.amount_fen.into(),
+        now.into(),
+    ]
+}
+
+/// Appends ledger entries (multi-row).
+pub async fn append_ledger(conn: &mut Conn, rows: &[LedgerEntry]) -> Result<(), StoreError> {
+    let now = now_text();
+    for chunk in rows.chunks(crate::bulk::BATCH) {
+        let mut q = Sql::new(LEDGER_INSERT);
+        for (i, e) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind_list(ledger_vals(e, &now))
+                .push(")");
+        }
+        q.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Fund payments of one kind per month of `year` charged to a consortium
+/// (index 0 = January).
+pub async fn spent_by_month(
+    conn: &mut Conn,
+    consortium_id: i64,
+    year: i32,
+) -> Result<[i64; 12], StoreError> {
+    #[derive(FromRow)]
+    struct M {
+        month: i64,
+        fen: i64,
+    }
+    let mut q = Sql::new(
+        "SELECT month, CAST(SUM(amount_fen) AS BIGINT) AS fen FROM fund_ledger WHERE kind = 'claim' AND consortium_id = ",
+    );
+    q.bind(consortium_id)
+        .push(" AND year = ")
+        .bind(i64::from(year))
+        .push(" GROUP BY month");
+    let rows: Vec<M> = q.fetch_all(conn).await?;
+    let mut out = [0i64; 12];
+    for r in rows {
+        if let Some(slot) = usize::try_from(r.month - 1)
+            .ok()
+            .and_then(|m| out.get_mut(m))
+        {
+            *slot = r.fen;
+        }
+    }
+    Ok(out)
+}
+
+/// Contract fees paid to teams in `year`, per team (team id, name, fen).
+pub async fn contract_fees(
+    conn: &mut Conn,
+    year: i32,
+) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    let mut q = Sql::new(
+        "SELECT l.team_id, t.name, CAST(SUM(l.amount_fen) AS BIGINT) FROM fund_ledger l JOIN teams t ON t.id = l.team_id \
+         WHERE l.kind = 'contract_fee' AND l.year = ",
+    );
+    q.bind(i64::from(year))
+        .push(" GROUP BY l.team_id, t.name ORDER BY t.name");
+    q.fetch_all(conn).await
+}
+
+// ------------------------------------------------------------------ capitation
+
+/// Insured residents of a consortium's region, per scheme (scheme, count).
+pub async fn insured_of(
+    conn: &mut Conn,
+    region_prefix: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut w = Where::new();
+    w.and("merged_into IS NULL", []);
+    w.prefix("region_code", region_prefix);
+    let mut q = Sql::new("SELECT insurance, COUNT(*) FROM residents");
+    w.append_to(&mut q);
+    q.push(" GROUP BY insurance ORDER BY insurance");
+    q.fetch_all(conn).await
+}
+
+/// A consortium's fund payments in `year`: total, and outside its county
+/// (in_county = 0, 县外就医), from valuated claims.
+#[derive(Debug, Clone, Default, Serialize, FromRow, ToSchema)]
+pub struct Leakage {
+    pub claims: i64,
+    pub fund_fen: i64,
+    pub outside_claims: i64,
+    pub outside_fund_fen: i64,
+}
+
+pub async fn leakage(
+    conn: &mut Conn,
+    consortium_id: i64,
+    year: i32,
+) -> Result<Leakage, StoreError> {
+    let mut q = Sql::new(
+        "SELECT COUNT(*) AS claims, CAST(COALESCE(SUM(fund_fen), 0) AS BIGINT) AS fund_fen, \
+         CAST(COALESCE(SUM(CASE WHEN in_county = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS outside_claims, \
+         CAST(COALESCE(SUM(CASE WHEN in_county = 0 THEN fund_fen ELSE 0 END), 0) AS BIGINT) AS outside_fund_fen \
+         FROM claims WHERE state = 'valuated' AND consortium_id = ",
+    );
+    q.bind(consortium_id)
+        .push(" AND service_date >= ")
+        .bind(format!("{year:04}-01-01"))
+        .push(" AND service_date <= ")
+        .bind(format!("{year:04}-12-31"));
+    q.fetch_one(conn).await
+}
+
+/// A stored capitation settlement.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct SettlementRow {
+    pub id: i64,
+    pub consortium_id: i64,
+    pub year: i64,
+    pub insured: i64,
+    pub budget_fen: i64,
+    pub spent_fen: i64,
+    pub surplus_fen: i64,
+    pub overrun_fen: i64,
+    pub fund_pays_fen: i64,
+    pub policy_id: String,
+    /// JSON `[[institution_id, fen], …]`.
+    pub distribution: String,
+    pub settled_by: Option<i64>,
+    pub settled_at: String,
+}
+
+const SETTLEMENT_COLS: &str = "id, consortium_id, year, insured, budget_fen, spent_fen, surplus_fen, overrun_fen, \
+     fund_pays_fen, policy_id, distribution, settled_by, settled_at";
+
+pub async fn get_settlement(
+    conn: &mut Conn,
+    consortium_id: i64,
+    year: i32,
+) -> Result<Option<SettlementRow>, StoreError> {
+    let mut q = Sql::new(&format!(
+        "SELECT {SETTLEMENT_COLS} FROM capitation_settlements WHERE consortium_id = "
+    ));
+    q.bind(consortium_id)
+        .push(" AND year = ")
+        .bind(i64::from(year));
+    q.fetch_optional(conn).await
+}
+
+/// The values of a settlement to insert.
+#[derive(Debug, Clone, Default)]
+pub struct NewSettlement {
+    pub consortium_id: i64,
+    pub year: i32,
+    pub insured: i64,
+    pub budget_fen: i64,
+    pub spent_fen: i64,
+    pub surplus_fen: i64,
+    pub overrun_fen: i64,
+    pub fund_pays_fen: i64,
+    pub policy_id: String,
+    pub distribution: String,
+    pub settled_by: Option<i64>,
+}
+
+/// Stores a settlement; `None` when (consortium, year) is already settled
+/// (the unique key refuses the second row; nothing is written).
+pub async fn insert_settlement(
+    conn: &mut Conn,
+    s: &NewSettlement,
+) -> Result<Option<i64>, StoreError> {
+    let mut q = Sql::new(
+        "INSERT INTO capitation_settlements (consortium_id, year, insured, budget_fen, spent_fen, surplus_fen, \
+         overrun_fen, fund_pays_fen, policy_id, distribution, settled_by, settled_at) VALUES (",
+    );
+    q.bind_list([
+        s.consortium_id.into(),
+        i64::from(s.year).into(),
+        s.insured.into(),
+        s.budget_fen.into(),
+        s.spent_fen.into(),
+        s.surplus_fen.into(),
+        s.overrun_fen.into(),
+        s.fund_pays_fen.into(),
+        s.policy_id.as_str().into(),
+        s.distribution.as_str().into(),
+        s.settled_by.into(),
+        now_text().into(),
+    ])
+    .push(") ON CONFLICT (consortium_id, year) DO NOTHING RETURNING id");
+    let got: Option<(i64,)> = q.fetch_optional(conn).await?;
+    Ok(got.map(|(id,)| id))
+}
+
+/// Every settlement of a year.
+pub async fn settlements_of(conn: &mut Conn, year: i32) -> Result<Vec<SettlementRow>, StoreError> {
+    let mut q = Sql::new(&format!(
+        "SELECT {SETTLEMENT_COLS} FROM capitation_settlements WHERE year = "
+    ));
+    q.bind(i64::from(year)).push(" ORDER BY consortium_id");
+    q.fetch_all(conn).await
+}
+
+// ------------------------------------------------------------------ facts for adjudication
+
+/// A referral that brought the resident to an institution.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClaimReferral {
+    pub id: i64,
+    pub resident_id: i64,
+    pub from_institution_id: i64,
+    pub to_institution_id: i64,
+    pub direction: String,
+    pub state: String,
+}
+
+const REFERRAL_COLS: &str =
+    "id, resident_id, from_institution_id, to_institution_id, direction, state FROM referrals";
+
+pub async fn referral(conn: &mut Conn, id: i64) -> Result<Option<ClaimReferral>, StoreError> {
+    let mut q = Sql::new(&format!("SELECT {REFERRAL_COLS} WHERE id = "));
+    q.bind(id);
+    q.fetch_optional(conn).await
+}
+
+/// The most recent referral of the resident to `institution_id` that was
+/// accepted (accepted, scheduled, arrived or completed) and submitted
+/// within `days` before the end of `date`.
+pub async fn referral_to(
+    conn: &mut Conn,
+    resident_id: i64,
+    institution_id: i64,
+    date: &str,
+    since: &str,
+) -> Result<Option<ClaimReferral>, StoreError> {
+    let mut q = Sql::new(&format!("SELECT {REFERRAL_COLS} WHERE resident_id = "));
+    q.bind(resident_id)
+        .push(" AND to_institution_id = ")
+        .bind(institution_id)
+        .push(
+            " AND state IN ('accepted', 'scheduled', 'arrived', 'completed') AND submitted_at >= ",
+        )
+        .bind(since)
+        .push(" AND submitted_at <= ")
+        .bind(format!("{date}T23:59:59"))
+        .push(" ORDER BY submitted_at DESC, id DESC LIMIT 1");
+    q.fetch_optional(conn).await
+}
+
+/// Whether `institution_id` is one of the hospitals the resident chose in
+/// their active "1+1+1" contract.
+pub async fn in_contract_combination(
+    conn: &mut Conn,
+    resident_id: i64,
+    institution_id: i64,
+) -> Result<bool, StoreError> {
+    let mut q =
+        Sql::new("SELECT COUNT(*) FROM contracts WHERE status = 'active' AND resident_id = ");
+    q.bind(resident_id)
+        .push(" AND (secondary_hospital_id = ")
+        .bind(institution_id)
+        .push(" OR tertiary_hospital_id = ")
+        .bind(institution_id)
+        .push(")");
+    Ok(q.scalar_i64(conn).await? > 0)
+}
+
+/// A consortium's lead and members with their kind and grade.
+#[derive(Debug, Clone, FromRow)]
+pub struct Member {
+    pub id: i64,
+    pub kind: String,
+    pub grade: Option<String>,
+}
+
+pub async fn members_of(conn: &mut Conn, consortium_id: i64) -> Result<Vec<Member>, StoreError> {
+    let mut q = Sql::new(
+        "SELECT i.id, i.kind, i.grade FROM institutions i WHERE i.id IN (SELECT lead_institution_id FROM consortia WHERE id = ",
+    );
+    q.bind(consortium_id)
+        .push(") OR i.id IN (SELECT institution_id FROM consortium_members WHERE consortium_id = ")
+        .bind(consortium_id)
+        .push(") ORDER BY i.id");
+    q.fetch_all(conn).await
+}
