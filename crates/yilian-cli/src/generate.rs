@@ -261,6 +261,8 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
     );
     let exams = crate::exams::derive(store, seed, today, now_cst()).await?;
     eprintln!("{}", exams.line());
+    let claims = crate::claims::derive(store, seed, today).await?;
+    eprintln!("{}", claims.line());
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! `yilian` — the command line: demo, serve, migrate, generate, import,
-//! export, backup, restore, user, mpi. Every command takes `--db URL` (or
-//! `YILIAN_DB`); the default is the embedded SQLite file `yilian.db`.
+//! export, backup, restore, user, mpi, audit, insurance. Every command takes
+//! `--db URL` (or `YILIAN_DB`); the default is the embedded SQLite file
+//! `yilian.db`.
 #![forbid(unsafe_code)]
 
+mod claims;
 mod csvio;
 mod exams;
 mod generate;
@@ -100,6 +102,22 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Insurance (医保) claims.
+    Insurance {
+        #[command(subcommand)]
+        command: InsuranceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum InsuranceCommand {
+    /// Recompute every claim of a year from its stored policy version,
+    /// encounter and year-to-date payments; prints how many reproduce and
+    /// the claims per second, and exits non-zero if any differ.
+    Recompute {
+        #[arg(long)]
+        year: i32,
     },
 }
 
@@ -304,6 +322,38 @@ async fn run(cli: Cli) -> CliResult {
                     )
                     .into());
                 }
+            }
+        }
+        Command::Insurance {
+            command: InsuranceCommand::Recompute { year },
+        } => {
+            let store = Store::open(&db).await?;
+            let started = std::time::Instant::now();
+            let r = yilian_server::insurance::recompute_year(&store, year)
+                .await
+                .map_err(csvio::api_msg)?;
+            let secs = started.elapsed().as_secs_f64();
+            let ids = if r.differing.is_empty() {
+                String::new()
+            } else {
+                let shown: Vec<String> = r.differing.iter().take(20).map(i64::to_string).collect();
+                let more = if r.differing.len() > 20 { ", …" } else { "" };
+                format!(" ({}{more})", shown.join(", "))
+            };
+            println!(
+                "{} claims, {} identical, {} differing{ids}; {:.3} s ({:.0} claims/s)",
+                r.claims,
+                r.identical,
+                r.differing.len(),
+                secs,
+                r.claims as f64 / secs.max(1e-9)
+            );
+            if !r.differing.is_empty() {
+                return Err(format!(
+                    "{} claims of {year} differ from their recomputation",
+                    r.differing.len()
+                )
+                .into());
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The `yilian` binary end to end on SQLite: generate (with a year of
-//! referrals and the demo's slots), user create, export, import
-//! (all-or-nothing and --skip-invalid), backup and restore.
+//! referrals, the demo's slots, the record, exams and insurance claims),
+//! insurance recompute, user create, export, import (all-or-nothing and
+//! --skip-invalid), backup and restore.
 
 use std::io::Write;
 use std::path::Path;
@@ -126,6 +127,7 @@ fn generate_export_and_import_round_trip_the_registries() {
     assert!(err.contains("residents: 1500"), "{err}");
     check_referrals(&a, &err);
     check_records(&a, &err);
+    check_claims(&a, &err);
     assert!(
         !yilian(&a, &["generate", "--residents", "10"])
             .status
@@ -410,4 +412,94 @@ async fn check_exams(c: &mut yilian_store::Conn, err: &str) {
     )
     .await;
     assert_eq!(repeats, notes);
+}
+
+/// The year's claims agree with the line the generator printed, add up,
+/// are booked in the fund ledger once valuated, and reproduce exactly when
+/// recomputed from their stored policy versions (also through
+/// `yilian insurance recompute`).
+fn check_claims(db: &str, err: &str) {
+    use yilian_store::Store;
+    use yilian_store::sql::Sql;
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("claims: "))
+        .unwrap_or_else(|| panic!("no claims line: {err}"));
+    let number = |label: &str| -> String {
+        let at = line
+            .find(label)
+            .unwrap_or_else(|| panic!("{label}: {line}"));
+        line[..at].rsplit([' ', '(']).next().unwrap().to_string()
+    };
+    let count = |label: &str| -> i64 {
+        number(label)
+            .parse()
+            .unwrap_or_else(|e| panic!("{label}: {e}: {line}"))
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let years: Vec<i64> = rt.block_on(async {
+        let store = Store::open(db).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let n = async |c: &mut yilian_store::Conn, sql: &str| Sql::new(sql).scalar_i64(c).await.unwrap();
+        let claims = n(&mut c, "SELECT COUNT(*) FROM claims").await;
+        assert!(claims > 100, "{line}");
+        assert_eq!(count(" adjudicated ("), claims, "{line}");
+        let valuated = n(&mut c, "SELECT COUNT(*) FROM claims WHERE state = 'valuated'").await;
+        assert!(valuated > 0 && valuated < claims, "{line}");
+        assert_eq!(count(" valuated)"), valuated, "{line}");
+        let fund = n(&mut c, "SELECT CAST(SUM(fund_fen) AS BIGINT) FROM claims").await;
+        let resident = n(&mut c, "SELECT CAST(SUM(resident_fen) AS BIGINT) FROM claims").await;
+        assert_eq!(number(" yuan, residents"), yilian_domain::money::yuan(fund), "{line}");
+        assert_eq!(number(" yuan;"), yilian_domain::money::yuan(resident), "{line}");
+        let penalised = n(&mut c, "SELECT COUNT(*) FROM claims WHERE rules LIKE '%\"missing_referral_penalty\"%'").await;
+        assert_eq!(count(" with the missing-referral penalty"), penalised, "{line}");
+        assert!(penalised > 0, "{line}");
+        let outside = n(&mut c, "SELECT COUNT(*) FROM claims WHERE in_county = 0").await;
+        assert_eq!(count(" outside the county"), outside, "{line}");
+        assert!(outside > 0, "{line}");
+        assert_eq!(count(" skipped (no policy in force)"), 0, "{line}");
+        // Every claim adds up and is the generator's.
+        let unbalanced = n(&mut c, "SELECT COUNT(*) FROM claims WHERE fund_fen + resident_fen <> total_fen \
+            OR fund_fen < 0 OR resident_fen < 0 OR source <> 'generator'").await;
+        assert_eq!(unbalanced, 0);
+        // Each valuated claim has exactly one ledger entry, of its fund share;
+        // no other claim has one.
+        let booked = n(&mut c, "SELECT COUNT(*) FROM claims c WHERE c.state = 'valuated' AND 1 = (SELECT COUNT(*) \
+            FROM fund_ledger l WHERE l.kind = 'claim' AND l.source_id = c.id AND l.amount_fen = c.fund_fen \
+            AND l.consortium_id = c.consortium_id)").await;
+        assert_eq!(booked, valuated);
+        let entries = n(&mut c, "SELECT COUNT(*) FROM fund_ledger WHERE kind = 'claim'").await;
+        assert_eq!(entries, valuated);
+        // Follow-up encounters are billed at the primary institution, one claim each.
+        let followups = n(&mut c, "SELECT COUNT(*) FROM claims c JOIN record_entries e ON e.id = c.encounter_entry_id \
+            WHERE e.encounter_type = 'follow_up' AND c.setting = 'outpatient' AND c.institution_id = e.institution_id").await;
+        assert!(followups > claims / 2, "{followups} of {claims}");
+        // A year to date never exceeds the sum of the resident's earlier claims.
+        let ytd_wrong = n(&mut c, "SELECT COUNT(*) FROM claims c WHERE c.ytd_fund_fen <> (SELECT COALESCE(SUM(p.fund_fen), 0) \
+            FROM claims p WHERE p.resident_id = c.resident_id AND p.scheme = c.scheme AND p.setting = c.setting \
+            AND p.id < c.id AND substr(p.service_date, 1, 4) = substr(c.service_date, 1, 4))").await;
+        assert_eq!(ytd_wrong, 0, "year-to-date payments must be the earlier claims' fund shares");
+        let years: Vec<(String,)> = Sql::new("SELECT DISTINCT substr(service_date, 1, 4) FROM claims ORDER BY 1")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        let years: Vec<i64> = years.into_iter().map(|(y,)| y.parse().unwrap()).collect();
+        let mut total = 0;
+        for y in &years {
+            let r = yilian_server::insurance::recompute_year(&store, *y as i32).await.unwrap();
+            assert!(r.differing.is_empty(), "{y}: {:?}", r.differing);
+            assert_eq!(r.identical, r.claims);
+            total += r.claims as i64;
+        }
+        assert_eq!(total, claims);
+        years
+    });
+    let year = years.last().unwrap().to_string();
+    let o = yilian(db, &["insurance", "recompute", "--year", &year]);
+    ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(" identical, 0 differing;") && out.contains("claims/s"),
+        "{out}"
+    );
 }

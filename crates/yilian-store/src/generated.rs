@@ -1,6 +1,6 @@
 //! What the demo-data generator reads back to derive the year's exams,
-//! remote reads and recognition orders from the care it already wrote, and
-//! the bulk insert of generated remote reads.
+//! remote reads, recognition orders and insurance claims from the care it
+//! already wrote, and the bulk inserts of generated remote reads and claims.
 
 use sqlx::FromRow;
 
@@ -197,4 +197,103 @@ pub async fn upward_visits(conn: &mut Conn) -> Result<Vec<ReferralVisit>, StoreE
     )
     .fetch_all(conn)
     .await
+}
+
+// ------------------------------------------------------------------ claims
+
+/// An encounter of the generated record that becomes a claim: a follow-up
+/// at a primary institution, a completed referral's visit or a signed
+/// remote read.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClaimEncounter {
+    /// The record entry.
+    pub entry_id: i64,
+    pub resident_id: i64,
+    pub institution_id: i64,
+    /// The institution's kind.
+    pub institution_kind: String,
+    /// CST text, `YYYY-MM-DDTHH:MM[:SS]`.
+    pub occurred_at: String,
+    /// `follow_up`, `referral` or `remote_read`.
+    pub what: String,
+    /// The item code (remote reads).
+    pub code: String,
+    /// The referral (referral visits).
+    pub referral_id: Option<i64>,
+    /// Its direction (referral visits).
+    pub direction: Option<String>,
+}
+
+/// The generated record's encounters that are billed, oldest first: follow-up
+/// encounters at village clinics, community stations and township or
+/// community centres; completed referrals' visits; remote-read exam reports.
+pub async fn claim_encounters(conn: &mut Conn) -> Result<Vec<ClaimEncounter>, StoreError> {
+    Sql::new(
+        "SELECT e.id AS entry_id, e.resident_id, e.institution_id, i.kind AS institution_kind, e.occurred_at, \
+         CASE WHEN e.kind = 'exam' THEN 'remote_read' WHEN e.source = 'referral' THEN 'referral' ELSE 'follow_up' END AS what, \
+         e.code, f.id AS referral_id, f.direction \
+         FROM record_entries e JOIN institutions i ON i.id = e.institution_id \
+         LEFT JOIN referrals f ON e.source = 'referral' AND f.id = e.source_id \
+         WHERE (e.kind = 'encounter' AND e.encounter_type = 'follow_up' AND i.kind IN ('village_clinic', \
+         'community_health_station', 'township_health_center', 'community_health_center')) \
+         OR (e.kind = 'encounter' AND e.source = 'referral') \
+         OR (e.kind = 'exam' AND e.source = 'remote_read') \
+         ORDER BY e.occurred_at, e.id",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Residents not merged away, by id.
+pub async fn resident_ids(conn: &mut Conn) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<(i64,)> =
+        Sql::new("SELECT id FROM residents WHERE merged_into IS NULL ORDER BY id")
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Institutions of any of `kinds`, by id.
+pub async fn institutions_of_kind(conn: &mut Conn, kinds: &[&str]) -> Result<Vec<i64>, StoreError> {
+    let mut q = Sql::new("SELECT id FROM institutions WHERE kind IN (");
+    q.bind_list(kinds.iter().map(|k| Val::from(*k)))
+        .push(") ORDER BY id");
+    let rows: Vec<(i64,)> = q.fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Inserts claims with multi-row inserts ([`crate::insurance::CLAIM_INSERT`]);
+/// returns their ids in input order. Within one call a resident has at most
+/// one claim (the ids are matched back by resident).
+pub async fn insert_claims(
+    conn: &mut Conn,
+    rows: &[crate::insurance::NewClaim],
+) -> Result<Vec<i64>, StoreError> {
+    let now = now_text();
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(crate::bulk::BATCH / 2) {
+        let mut q = Sql::new(crate::insurance::CLAIM_INSERT);
+        for (i, c) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind_list(crate::insurance::claim_vals(c, &now))
+                .push(")");
+        }
+        q.push(" RETURNING id, resident_id");
+        let got: Vec<(i64, i64)> = q.fetch_all(conn).await?;
+        let by_resident: std::collections::HashMap<i64, i64> =
+            got.into_iter().map(|(id, r)| (r, id)).collect();
+        if by_resident.len() != chunk.len() {
+            return Err(StoreError::Corrupt(
+                "claim insert: a resident twice in one call, or a row lost".into(),
+            ));
+        }
+        for c in chunk {
+            ids.push(
+                *by_resident
+                    .get(&c.resident_id)
+                    .ok_or_else(|| StoreError::Corrupt("claim insert lost a row".into()))?,
+            );
+        }
+    }
+    Ok(ids)
 }

@@ -4,6 +4,7 @@
 mod care;
 mod care_web;
 mod helpers;
+mod insurance;
 mod recognition;
 mod record_web;
 mod records;
