@@ -3,6 +3,8 @@
 //! HttpOnly, SameSite=Lax cookie. Residents get an elder mode (长者模式).
 
 mod care;
+pub(crate) mod export;
+mod insurance;
 mod recognition;
 mod record;
 mod referral;
@@ -120,6 +122,7 @@ pub fn templates() -> &'static Environment<'static> {
         .chain(recognition::TEMPLATES)
         .chain(record::TEMPLATES)
         .chain(remote::TEMPLATES)
+        .chain(insurance::TEMPLATES)
         {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -248,6 +251,7 @@ fn nav_for(role: Role) -> Vec<NavItem> {
     }
     v.extend(recognition::nav(role));
     v.extend(remote::nav(role));
+    v.extend(insurance::nav(role));
     v.push(NavItem {
         href: "/institutions",
         label: "医疗机构",
@@ -363,6 +367,7 @@ pub fn router() -> Router<AppState> {
         .merge(recognition::router())
         .merge(record::router())
         .merge(remote::router())
+        .merge(insurance::router())
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {

@@ -72,11 +72,11 @@ async fn institution_id(app: &TestApp, token: &str, code: &str) -> i64 {
 
 fn stay(resident: i64, institution: Option<i64>, date: &str) -> Value {
     json!({"resident_id": resident, "institution_id": institution, "service_date": date, "setting": "inpatient",
-        "items": [
-            {"category": "beds", "amount_fen": 100_000},
-            {"category": "drugs", "amount_fen": 200_000},
-            {"category": "materials", "amount_fen": 10_000, "covered": false}
-        ]})
+    "items": [
+        {"category": "beds", "amount_fen": 100_000},
+        {"category": "drugs", "amount_fen": 200_000},
+        {"category": "materials", "amount_fen": 10_000, "covered": false}
+    ]})
 }
 
 fn codes(claim: &Value) -> Vec<String> {
@@ -138,8 +138,14 @@ async fn a_claim_without_a_policy_in_force_is_422_naming_the_date(app: TestApp) 
         "no_policy_in_force",
     )
     .await;
-    assert!(body["message_zh"].as_str().unwrap().contains("2031-01-05"), "{body}");
-    assert!(body["message_en"].as_str().unwrap().contains("2031-01-05"), "{body}");
+    assert!(
+        body["message_zh"].as_str().unwrap().contains("2031-01-05"),
+        "{body}"
+    );
+    assert!(
+        body["message_en"].as_str().unwrap().contains("2031-01-05"),
+        "{body}"
+    );
     for bad in [
         json!({"resident_id": r, "service_date": "2026-13-01", "setting": "inpatient", "items": [{"category": "beds", "amount_fen": 1}]}),
         json!({"resident_id": r, "service_date": "2026-03-01", "setting": "ward", "items": [{"category": "beds", "amount_fen": 1}]}),
@@ -178,7 +184,10 @@ async fn policies_are_validated_and_a_new_version_applies_from_its_date(app: Tes
         "invalid_policy",
     )
     .await;
-    assert!(overlap["message_en"].as_str().unwrap().contains("overlap"), "{overlap}");
+    assert!(
+        overlap["message_en"].as_str().unwrap().contains("overlap"),
+        "{overlap}"
+    );
     // 2031 with a ratio above 100 %.
     v["id"] = json!("2031-县域-v1");
     v["valid_from"] = json!("2031-01-01");
@@ -202,12 +211,16 @@ async fn policies_are_validated_and_a_new_version_applies_from_its_date(app: Tes
     .await;
     let sp = app.login("specialist").await;
     assert_eq!(
-        app.post(&sp, "/api/v1/insurance/policies", &v).await.status(),
+        app.post(&sp, "/api/v1/insurance/policies", &v)
+            .await
+            .status(),
         StatusCode::FORBIDDEN,
         "only the insurer publishes"
     );
     assert_eq!(
-        app.post(&ins, "/api/v1/insurance/policies", &v).await.status(),
+        app.post(&ins, "/api/v1/insurance/policies", &v)
+            .await
+            .status(),
         StatusCode::CREATED
     );
     let r = patient(&app, 43).await;
@@ -232,7 +245,11 @@ async fn an_in_consortium_referral_waives_the_deductible_and_skipping_one_costs_
     let desk = app.login("desk").await;
     let id = referral["id"].as_i64().unwrap();
     let accepted = app
-        .post(&desk, &format!("/api/v1/referrals/{id}/events"), &json!({"event": "accept"}))
+        .post(
+            &desk,
+            &format!("/api/v1/referrals/{id}/events"),
+            &json!({"event": "accept"}),
+        )
         .await;
     assert_eq!(accepted.status(), StatusCode::OK);
     let today = yilian_server::state::today().to_string();
@@ -281,20 +298,38 @@ async fn claims_are_checked_valuated_or_rejected_and_valuation_books_the_ledger(
     )
     .await;
     assert_eq!(
-        app.post(&sp, &go(&a["id"], "check"), &json!({})).await.status(),
+        app.post(&sp, &go(&a["id"], "check"), &json!({}))
+            .await
+            .status(),
         StatusCode::FORBIDDEN,
         "the hospital does not review its own claims"
     );
-    let checked: Value = app.post(&ins, &go(&a["id"], "check"), &json!({})).await.json().await.unwrap();
+    let checked: Value = app
+        .post(&ins, &go(&a["id"], "check"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(checked["state"], "checked");
-    let valuated: Value = app.post(&ins, &go(&a["id"], "valuate"), &json!({})).await.json().await.unwrap();
+    let valuated: Value = app
+        .post(&ins, &go(&a["id"], "valuate"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(valuated["state"], "valuated");
     assert_eq!(
-        app.post(&ins, &go(&b["id"], "reject"), &json!({"reason": ""})).await.status(),
+        app.post(&ins, &go(&b["id"], "reject"), &json!({"reason": ""}))
+            .await
+            .status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
     let rejected: Value = app
-        .post(&ins, &go(&b["id"], "reject"), &json!({"reason": "住院天数与医嘱不符"}))
+        .post(
+            &ins,
+            &go(&b["id"], "reject"),
+            &json!({"reason": "住院天数与医嘱不符"}),
+        )
         .await
         .json()
         .await
@@ -308,7 +343,12 @@ async fn claims_are_checked_valuated_or_rejected_and_valuation_books_the_ledger(
         .json()
         .await
         .unwrap();
-    let p = pos.as_array().unwrap().iter().find(|p| p["consortium_id"] == cons).unwrap();
+    let p = pos
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["consortium_id"] == cons)
+        .unwrap();
     assert_eq!(p["spent_by_month"][2], 200_000);
     assert_eq!(p["spent_by_month"][3], 0);
     assert_eq!(p["leakage"]["claims"], 1);
@@ -332,7 +372,12 @@ async fn a_year_is_settled_once_surplus_retained_and_split(app: TestApp) {
     )
     .await;
     for step in ["check", "valuate"] {
-        app.post(&ins, &format!("/api/v1/claims/{}/{step}", c["id"]), &json!({})).await;
+        app.post(
+            &ins,
+            &format!("/api/v1/claims/{}/{step}", c["id"]),
+            &json!({}),
+        )
+        .await;
     }
     let body = json!({"consortium_id": cons, "year": 2025});
     let res = app.post(&ins, "/api/v1/insurance/settlements", &body).await;
@@ -356,9 +401,13 @@ async fn a_year_is_settled_once_surplus_retained_and_split(app: TestApp) {
     // The current year is not over.
     let this_year = chrono::Datelike::year(&yilian_server::state::today());
     assert_eq!(
-        app.post(&ins, "/api/v1/insurance/settlements", &json!({"consortium_id": cons, "year": this_year}))
-            .await
-            .status(),
+        app.post(
+            &ins,
+            "/api/v1/insurance/settlements",
+            &json!({"consortium_id": cons, "year": this_year})
+        )
+        .await
+        .status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
@@ -377,12 +426,21 @@ async fn an_overrun_is_not_covered(app: TestApp) {
     )
     .await;
     for step in ["check", "valuate"] {
-        app.post(&ins, &format!("/api/v1/claims/{}/{step}", c["id"]), &json!({})).await;
+        app.post(
+            &ins,
+            &format!("/api/v1/claims/{}/{step}", c["id"]),
+            &json!({}),
+        )
+        .await;
     }
     let fund = c["fund_fen"].as_i64().unwrap();
     assert_eq!(fund, 3_960_000); // (50,000 − 500) × 80 %
     let s: Value = app
-        .post(&ins, "/api/v1/insurance/settlements", &json!({"consortium_id": cons, "year": 2025}))
+        .post(
+            &ins,
+            "/api/v1/insurance/settlements",
+            &json!({"consortium_id": cons, "year": 2025}),
+        )
         .await
         .json()
         .await
@@ -392,7 +450,10 @@ async fn an_overrun_is_not_covered(app: TestApp) {
     assert_eq!(s["spent_fen"], fund);
     assert_eq!(s["overrun_fen"], fund - budget);
     assert_eq!(s["surplus_fen"], 0);
-    assert_eq!(s["fund_pays_fen"], budget, "超支不补: the fund pays the budget, no more");
+    assert_eq!(
+        s["fund_pays_fen"], budget,
+        "超支不补: the fund pays the budget, no more"
+    );
     let parts: Vec<(i64, i64)> = serde_json::from_str(s["distribution"].as_str().unwrap()).unwrap();
     assert!(parts.iter().all(|(_, f)| *f == 0));
 }
@@ -401,7 +462,11 @@ async fn every_claim_recomputes_identically_from_its_stored_policy(app: TestApp)
     consortium(&app).await;
     let r = patient(&app, 47).await;
     let sp = app.login("specialist").await;
-    for (date, amount) in [("2026-01-10", 150_000), ("2026-02-10", 90_000_000), ("2026-03-10", 400_000)] {
+    for (date, amount) in [
+        ("2026-01-10", 150_000),
+        ("2026-02-10", 90_000_000),
+        ("2026-03-10", 400_000),
+    ] {
         enter(
             &app,
             &sp,
@@ -422,7 +487,12 @@ async fn every_claim_recomputes_identically_from_its_stored_policy(app: TestApp)
     assert_eq!(out["differing"], json!([]));
     // The 900,000-yuan stay reached the 30万 yearly cap; the next stay gets nothing from the fund.
     let list: Value = app.get(&ins, "/api/v1/claims").await.json().await.unwrap();
-    let march = list["items"].as_array().unwrap().iter().find(|c| c["service_date"] == "2026-03-10").unwrap();
+    let march = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["service_date"] == "2026-03-10")
+        .unwrap();
     assert_eq!(march["fund_fen"], 0);
     assert!(codes(march).contains(&"yearly_cap".to_string()));
     // Tampering with a stored amount is caught.
@@ -459,14 +529,23 @@ async fn claims_are_scoped_and_the_resident_sees_what_they_paid(app: TestApp) {
     assert!(masked.contains('*') && masked != id_number, "{masked}");
     // Another township's clinician sees none of H1's claims.
     let other = app.login("clinician_b").await;
-    let theirs: Value = app.get(&other, "/api/v1/claims").await.json().await.unwrap();
+    let theirs: Value = app
+        .get(&other, "/api/v1/claims")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(theirs["total"], 0);
     assert_eq!(
-        app.get(&other, &format!("/api/v1/claims/{}", c["id"])).await.status(),
+        app.get(&other, &format!("/api/v1/claims/{}", c["id"]))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.get(&other, "/api/v1/insurance/capitation").await.status(),
+        app.get(&other, "/api/v1/insurance/capitation")
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
     let pt = app.login("pt_ins").await;
@@ -474,7 +553,9 @@ async fn claims_are_scoped_and_the_resident_sees_what_they_paid(app: TestApp) {
     assert_eq!(mine["total"], 1);
     assert_eq!(mine["items"][0]["resident_fen"], 110_000);
     assert_eq!(
-        app.post(&pt, "/api/v1/claims", &stay(r, None, "2026-03-11")).await.status(),
+        app.post(&pt, "/api/v1/claims", &stay(r, None, "2026-03-11"))
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
 }

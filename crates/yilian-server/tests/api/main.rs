@@ -5,6 +5,7 @@ mod care;
 mod care_web;
 mod helpers;
 mod insurance;
+mod insurance_web;
 mod recognition;
 mod record_web;
 mod records;
