@@ -520,7 +520,9 @@ try {
       const row2 = page.locator('table.list tbody tr', { hasText: me.name }).filter({ hasText: program });
       await row2.first().waitFor();
       const due = (await row2.first().locator('td.mono').innerText()).trim();
-      const days = (new Date(due) - new Date(new Date().toISOString().slice(0, 10))) / 86_400_000;
+      // Dates are China Standard Time (UTC+8), as the server keeps them.
+      const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+      const days = (new Date(due) - new Date(today)) / 86_400_000;
       check(days >= 0 && days <= 14, `follow-up due ${due} is not within two weeks`);
       await page.screenshot({ path: `${artifacts}referral-down-worklist.png`, fullPage: true });
       return `${me.name} ${program} 随访 ${due}`;
@@ -664,6 +666,64 @@ try {
       const done = await placed.innerText();
       check(done.includes('互认') && done.includes('节省'), `after use: ${done}`);
       return done.replace(/\s+/g, ' ').slice(0, 80);
+    });
+  }
+
+  // ---- insurance: a county stay entered by the hospital, reviewed by the insurer on its pages,
+  //      the consortium's budget burn-down chart, and the resident (elder mode) sees what they paid ----
+  let claimId = null;
+  if (recordPath) {
+    await step('县医院为居民 jumin 录入一次住院费用（按当日有效政策结算）', page, async () => {
+      const api = page.request;
+      const login = await (await api.post(url('/api/v1/auth/login'), { data: { username: 'zhuanke', password: PASSWORD } })).json();
+      const rid = Number(recordPath.split('/')[2]);
+      const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+      const r = await api.post(url('/api/v1/claims'), {
+        headers: { authorization: `Bearer ${login.token}` },
+        data: { resident_id: rid, service_date: today, setting: 'inpatient',
+          items: [{ category: 'beds', amount_fen: 80_000 }, { category: 'drugs', amount_fen: 250_000 }, { category: 'materials', amount_fen: 12_000, covered: false }] },
+      });
+      check(r.status() === 201, `enter claim → ${r.status()}`);
+      const c = await r.json();
+      check(c.fund_fen + c.resident_fen === c.total_fen, `shares do not add up: ${JSON.stringify(c)}`);
+      claimId = c.id;
+      return `#${c.id}: 基金 ${c.fund_yuan} 元，个人 ${c.resident_yuan} 元`;
+    });
+  }
+  if (claimId) {
+    await step('医保经办 yibao：审核并核定该结算单，规则说明逐条列出', page, async () => {
+      await as('yibao');
+      await page.goto(url(`/insurance/claims/${claimId}`));
+      const rules = await page.locator('#rules').innerText();
+      check(rules.includes('起付线') || rules.includes('转诊'), `rules: ${rules.slice(0, 200)}`);
+      await page.locator('button', { hasText: '审核通过' }).click();
+      await page.locator('button', { hasText: '核定支付' }).click();
+      await page.locator('h1', { hasText: '已核定' }).waitFor();
+    });
+    await step('医保基金看板：医共体预算燃尽图、年终预测与县外流失', page, async () => {
+      await page.goto(url('/insurance'));
+      const pos = page.locator('section.position').first();
+      await pos.waitFor();
+      await pos.locator('.chart canvas').first().waitFor();
+      const text = await pos.innerText();
+      check(text.includes('年度预算') && text.includes('年终预测') && text.includes('县外就医'), `position: ${text.slice(0, 200)}`);
+      await page.screenshot({ path: `${artifacts}insurance-dashboard.png`, fullPage: true });
+    });
+    await step('居民 jumin（长者模式）在“我的医保结算”看到个人支付与原因', page, async () => {
+      await as('jumin');
+      await page.goto(url('/me'));
+      if (!(await page.locator('body.elder').count())) {
+        await page.locator('.elder-switch button', { hasText: '长者模式' }).click();
+        await page.locator('body.elder').waitFor();
+      }
+      await page.locator('a', { hasText: '我的医保结算' }).click();
+      await page.locator('#paid-total').waitFor();
+      const rows = await page.locator('#claims').innerText();
+      check(rows.includes('已核定'), `claims: ${rows.slice(0, 200)}`);
+      await page.screenshot({ path: `${artifacts}me-claims-elder.png`, fullPage: true });
+      await page.goto(url('/me'));
+      await page.locator('.elder-switch button', { hasText: '标准模式' }).click();
+      await page.locator('body:not(.elder)').waitFor();
     });
   }
 

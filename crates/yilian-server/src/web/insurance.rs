@@ -102,6 +102,11 @@ fn burn(p: &Position) -> serde_json::Value {
     })
 }
 
+/// Fen as 万元 with two decimals, for the dashboard's headline figures.
+fn wan(fen: i64) -> String {
+    format!("{:.2}", fen as f64 / 1_000_000.0)
+}
+
 fn safe_json(v: &serde_json::Value) -> Value {
     // Safe inside a <script> element: no `</script>` can close it early.
     Value::from_safe_string(v.to_string().replace('<', "\\u003c"))
@@ -134,6 +139,10 @@ async fn dashboard(
                 spent => yuan(spent),
                 projected => yuan(p.forecast.projected_fen),
                 balance => yuan(p.forecast.projected_balance_fen),
+                budget_wan => wan(p.budget_fen),
+                spent_wan => wan(spent),
+                projected_wan => wan(p.forecast.projected_fen),
+                balance_wan => wan(p.forecast.projected_balance_fen),
                 over => p.forecast.projected_balance_fen < 0,
                 burn => format!("{:.1}", f64::from(p.forecast.burn_rate_bp) / 100.0),
                 leak_share => share(p.leakage.outside_fund_fen, p.leakage.fund_fen),
