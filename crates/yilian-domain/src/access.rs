@@ -101,6 +101,14 @@ pub enum Action {
     Adjudicate,
     /// Read the insurance fund's positions and claims across institutions.
     ReadInsurance,
+    /// 监测数据报送 — submit surveillance counts and case reports (sentinel
+    /// institutions and the CDC).
+    ReportSurveillance,
+    /// 信号处置 — run the early-warning algorithms, verify, confirm or
+    /// dismiss signals, open events (the CDC).
+    ManageSignals,
+    /// Read the surveillance dashboard and signals.
+    ReadSurveillance,
 }
 
 /// 角色权限表 — which roles may take which action.
@@ -123,6 +131,12 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ),
         Action::Adjudicate => matches!(role, Admin | Insurer),
         Action::ReadInsurance => matches!(role, Admin | Insurer | HealthCommission),
+        Action::ReportSurveillance => matches!(
+            role,
+            Admin | Cdc | PrimaryClinician | Specialist | VillageDoctor
+        ),
+        Action::ManageSignals => matches!(role, Admin | Cdc),
+        Action::ReadSurveillance => matches!(role, Admin | Cdc | HealthCommission),
     }
 }
 

@@ -26,5 +26,6 @@ pub mod region;
 pub mod registry;
 pub mod remote;
 pub mod resident;
+pub mod surveillance;
 
 pub use error::Explain;

@@ -15,6 +15,7 @@ pub mod referral;
 pub mod remote;
 pub mod service;
 pub mod state;
+pub mod surveillance;
 pub mod web;
 
 use std::net::SocketAddr;

@@ -282,7 +282,9 @@ pub async fn ytd_fund(
     setting: &str,
     date: &str,
 ) -> Result<i64, StoreError> {
-    let mut q = Sql::new("SELECT CAST(COALESCE(SUM(fund_fen), 0) AS BIGINT) FROM claims WHERE resident_id = ");
+    let mut q = Sql::new(
+        "SELECT CAST(COALESCE(SUM(fund_fen), 0) AS BIGINT) FROM claims WHERE resident_id = ",
+    );
     q.bind(resident_id)
         .push(" AND scheme = ")
         .bind(scheme)

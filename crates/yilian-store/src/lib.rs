@@ -26,6 +26,7 @@ pub mod registry;
 pub mod remote;
 pub mod residents;
 pub mod sql;
+pub mod surveillance;
 pub mod testkit;
 pub mod users;
 

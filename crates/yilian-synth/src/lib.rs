@@ -11,6 +11,9 @@
 //! row, family doctor contracts and chronic-program enrolments with a year of
 //! follow-ups scheduled by risk colour, and a year of two-way referrals with
 //! their event trails and appointments.
+//! [`surveillance()`] gives years of daily sentinel counts per township
+//! (clinic syndromes, case reports, pharmacy sales, school absences) with
+//! injected outbreaks and their ground truth.
 //!
 //! Same seed and spec, same bytes: every stage draws from its own ChaCha8
 //! stream derived from [`CountySpec::seed`]. Everything is synthetic: names
@@ -25,6 +28,7 @@ mod names;
 mod referrals;
 mod residents;
 mod rng;
+mod surveillance;
 mod tables;
 
 use chrono::NaiveDate;
@@ -37,6 +41,10 @@ pub use exams::{ExamItem, GeneratedRead, remote_read};
 pub use referrals::{
     AppointmentStatus, NO_SHOW_EXPIRE_DAYS, ReferralAppointment, ReferralEventRow, ReferralRow,
     SLOT_MINUTES, UNANSWERED_EXPIRE_DAYS,
+};
+pub use surveillance::{
+    CHANNELS, DailyCount, InjectedOutbreak, OutbreakKind, SERIES, SurveillanceData,
+    SurveillanceSpec, baseline_expectation, surveillance,
 };
 pub use yilian_domain::chronic::Program;
 pub use yilian_domain::id_number::Sex;

@@ -14,6 +14,7 @@ pub(crate) enum Stage {
     Residents = 5,
     Care = 6,
     Referrals = 7,
+    Surveillance = 8,
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.

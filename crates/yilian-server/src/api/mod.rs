@@ -27,6 +27,7 @@ pub mod referrals;
 pub mod registry;
 pub mod remote;
 pub mod residents;
+pub mod surveillance;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .merge(recognition::router())
         .merge(remote::router())
         .merge(insurance::router())
+        .merge(surveillance::router())
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let doc = std::sync::Arc::new(doc);

@@ -80,7 +80,10 @@ async fn web_insurer_reviews_claims_settles_and_exports_and_the_resident_sees_wh
         &format!("id=\"position-{}\"", cons["id"]),
         "</section>",
     );
-    assert!(pos.contains("2000.00 元") && pos.contains(">0.20<"), "spent shown: {pos}");
+    assert!(
+        pos.contains("2000.00 元") && pos.contains(">0.20<"),
+        "spent shown: {pos}"
+    );
     assert!(dash.contains("echarts.min.js") && dash.contains(&format!("chart-{}", cons["id"])));
     let r = submit(
         &app,

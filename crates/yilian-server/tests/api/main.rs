@@ -12,6 +12,7 @@ mod records;
 mod referral_web;
 mod referrals;
 mod remote;
+mod surveillance;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
