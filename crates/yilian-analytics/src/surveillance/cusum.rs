@@ -44,7 +44,7 @@
 //! `0.5 / (usable reference days)` — half a case over the window, a
 //! continuity correction that never changes a mean of integer counts that is
 //! not 0 (it is then ≥ 1/n). The Gaussian sd is floored at
-//! [`FLAT_BASELINE_SIGMA`](super::ears::FLAT_BASELINE_SIGMA) when it is 0.
+//! [`FLAT_BASELINE_SIGMA`] (0.5, as for EARS) when it is 0.
 
 use serde::{Deserialize, Serialize};
 
@@ -158,8 +158,8 @@ pub fn cusum(counts: &[f64], p: &CusumParams) -> Vec<CusumPoint> {
     let (k, h) = (p.k, p.h);
     let mut prev = 0.0; // S_{t−1}
     let mut out = Vec::new();
-    for t in first..counts.len() {
-        let Some(x) = usable(counts[t]) else { continue };
+    for (t, &count) in counts.iter().enumerate().skip(first) {
+        let Some(x) = usable(count) else { continue };
         let Some((m, s)) = (match p.reference {
             CusumReference::Fixed => fixed,
             CusumReference::Moving { .. } => reference(t),

@@ -144,11 +144,9 @@ pub fn ears(counts: &[f64], method: EarsMethod, alpha: f64) -> Vec<EarsPoint> {
 /// `baseline < 3` or `min_sigma` is negative or not finite.
 pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
     let b = p.baseline;
-    if !(p.alpha > 0.0 && p.alpha < 1.0)
-        || b < 3
-        || !(p.min_sigma >= 0.0)
-        || !p.min_sigma.is_finite()
-    {
+    let valid =
+        p.alpha > 0.0 && p.alpha < 1.0 && b >= 3 && p.min_sigma >= 0.0 && p.min_sigma.is_finite();
+    if !valid {
         return Vec::new();
     }
     let z = qnorm(1.0 - p.alpha);
@@ -161,7 +159,7 @@ pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
     let baseline = |t: usize, guard: usize| -> Option<(f64, f64)> {
         let end = t.checked_sub(guard)?;
         let start = end.checked_sub(b)?;
-        let window = &counts[start..end];
+        let window = counts.get(start..end)?;
         if window.iter().any(|&x| usable(x).is_none()) {
             return None;
         }

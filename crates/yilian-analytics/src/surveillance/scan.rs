@@ -265,8 +265,8 @@ impl Setup {
         &self.nbr[centre * self.kmax..centre * self.kmax + k + 1]
     }
 
-    /// Every cylinder with more cases than expected, best first (ties keep
-    /// scan order: centre, then size, then length).
+    /// For every circle, its best time window if it has more cases than
+    /// expected; best first (ties keep scan order: centre, size, length).
     fn candidates(&self, cnt: &[u64]) -> Vec<Candidate> {
         let mut out = Vec::new();
         let mut win = vec![0u64; self.l];
@@ -275,21 +275,26 @@ impl Setup {
             for k in 0..self.kmax {
                 let z = self.nbr[centre * self.kmax + k] as usize;
                 let base = (centre * self.kmax + k) * self.l;
+                // Windows of one circle all overlap: keep only its best length.
+                let mut best: Option<Candidate> = None;
                 for j in 0..self.l {
                     win[j] += cnt[z * self.l + j];
                     let (c, mu) = (win[j] as f64, self.mu[base + j]);
                     if c > mu {
                         let llr = llr(c, mu, self.total);
-                        out.push(Candidate {
-                            centre,
-                            k,
-                            j,
-                            observed: c,
-                            expected: mu,
-                            llr,
-                        });
+                        if best.is_none_or(|b| llr > b.llr) {
+                            best = Some(Candidate {
+                                centre,
+                                k,
+                                j,
+                                observed: c,
+                                expected: mu,
+                                llr,
+                            });
+                        }
                     }
                 }
+                out.extend(best);
             }
         }
         out.sort_by(|a, b| b.llr.total_cmp(&a.llr));
@@ -495,8 +500,8 @@ mod tests {
         let mut cases = noise(25, 30, 2.0, 11);
         let planted = [6usize, 1, 5, 7, 11];
         for &z in &planted {
-            for d in 27..30 {
-                cases[z][d] += 8;
+            for c in &mut cases[z][27..30] {
+                *c += 8;
             }
         }
         let clusters = space_time_permutation_clusters(&cases, &grid(5), &ScanParams::default());
