@@ -476,9 +476,6 @@ pub struct Alarm {
     pub threshold: f64,
 }
 
-/// The per-series algorithms, by the names signals carry.
-pub const SERIES_ALGORITHMS: [&str; 5] = ["ears_c1", "ears_c2", "ears_c3", "percentile", "cusum"];
-
 /// The label of an algorithm.
 pub fn algorithm_label(a: &str) -> &'static str {
     match a {
@@ -493,26 +490,88 @@ pub fn algorithm_label(a: &str) -> &'static str {
     }
 }
 
-/// Runs the per-series algorithms over `counts` (index 0 = `start`) and
-/// returns the alarms on days `from_day..`, with each day's threshold.
-/// `percentile` is the moving percentile method's threshold for this
-/// series (`yilian_domain::surveillance::percentile_for`).
-pub fn detect(start: NaiveDate, counts: &[f64], from_day: usize, percentile: f64) -> Vec<Alarm> {
-    use yilian_analytics::surveillance::{
-        CusumParams, EarsMethod, EarsParams, PercentileParams, cusum, ears_with, moving_percentile,
-    };
-    let mut out = Vec::new();
-    for (name, m) in [
-        ("ears_c1", EarsMethod::C1),
-        ("ears_c2", EarsMethod::C2),
-        ("ears_c3", EarsMethod::C3),
-    ] {
-        let p = EarsParams {
-            min_sigma: yilian_analytics::surveillance::ears::FLAT_BASELINE_SIGMA,
-            ..EarsParams::new(m)
+/// One per-series algorithm with its threshold parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Algo {
+    /// EARS C1/C2/C3 at a significance level (R's default 0.001 / 0.025).
+    Ears(yilian_analytics::surveillance::EarsMethod, f64),
+    /// The moving percentile method at a percentile (e.g. 80.0).
+    Percentile(f64),
+    /// CUSUM with R's defaults (k = 1.04, h = 2.26, 28-day reference).
+    Cusum,
+}
+
+impl Algo {
+    /// The name signals carry.
+    pub fn name(self) -> &'static str {
+        use yilian_analytics::surveillance::EarsMethod;
+        match self {
+            Algo::Ears(EarsMethod::C1, _) => "ears_c1",
+            Algo::Ears(EarsMethod::C2, _) => "ears_c2",
+            Algo::Ears(_, _) => "ears_c3",
+            Algo::Percentile(_) => "percentile",
+            Algo::Cusum => "cusum",
+        }
+    }
+
+    /// The algorithms a run uses for a series of `code`: EARS C1–C3 at R's
+    /// default levels, the percentile method at the code's threshold, CUSUM.
+    pub fn standard(code: &str) -> [Algo; 5] {
+        use yilian_analytics::surveillance::EarsMethod;
+        [
+            Algo::Ears(EarsMethod::C1, EarsMethod::C1.default_alpha()),
+            Algo::Ears(EarsMethod::C2, EarsMethod::C2.default_alpha()),
+            Algo::Ears(EarsMethod::C3, EarsMethod::C3.default_alpha()),
+            Algo::Percentile(yilian_domain::surveillance::percentile_for(code)),
+            Algo::Cusum,
+        ]
+    }
+
+    /// Its alarms on days `from_day..` of `counts` (index 0 = `start`).
+    pub fn alarms(self, start: NaiveDate, counts: &[f64], from_day: usize) -> Vec<Alarm> {
+        use yilian_analytics::surveillance::{
+            CusumParams, EarsParams, PercentileParams, cusum, ears_with, moving_percentile,
         };
-        out.extend(
-            ears_with(counts, &p)
+        let name = self.name();
+        match self {
+            Algo::Ears(method, alpha) => {
+                let p = EarsParams {
+                    alpha,
+                    min_sigma: yilian_analytics::surveillance::ears::FLAT_BASELINE_SIGMA,
+                    ..EarsParams::new(method)
+                };
+                ears_with(counts, &p)
+                    .into_iter()
+                    .filter(|x| x.alarm && x.day >= from_day)
+                    .map(|x| Alarm {
+                        algorithm: name,
+                        day: x.day,
+                        observed: x.observed,
+                        threshold: x.upperbound,
+                    })
+                    .collect()
+            }
+            Algo::Percentile(percentile) => {
+                let pp = PercentileParams {
+                    years: yilian_domain::surveillance::PERCENTILE_YEARS,
+                    percentile,
+                    min_count: 1.0,
+                    season: None,
+                };
+                (from_day..counts.len())
+                    .filter_map(|day| {
+                        let date = start + chrono::Duration::days(day as i64);
+                        let x = moving_percentile(start, counts, date, &pp)?;
+                        x.alarm.then_some(Alarm {
+                            algorithm: name,
+                            day,
+                            observed: x.current,
+                            threshold: x.threshold,
+                        })
+                    })
+                    .collect()
+            }
+            Algo::Cusum => cusum(counts, &CusumParams::default())
                 .into_iter()
                 .filter(|x| x.alarm && x.day >= from_day)
                 .map(|x| Alarm {
@@ -520,40 +579,20 @@ pub fn detect(start: NaiveDate, counts: &[f64], from_day: usize, percentile: f64
                     day: x.day,
                     observed: x.observed,
                     threshold: x.upperbound,
-                }),
-        );
-    }
-    let pp = PercentileParams {
-        years: yilian_domain::surveillance::PERCENTILE_YEARS,
-        percentile,
-        min_count: 1.0,
-        season: None,
-    };
-    for day in from_day..counts.len() {
-        let date = start + chrono::Duration::days(day as i64);
-        if let Some(x) = moving_percentile(start, counts, date, &pp)
-            && x.alarm
-        {
-            out.push(Alarm {
-                algorithm: "percentile",
-                day,
-                observed: x.current,
-                threshold: x.threshold,
-            });
+                })
+                .collect(),
         }
     }
-    out.extend(
-        cusum(counts, &CusumParams::default())
-            .into_iter()
-            .filter(|x| x.alarm && x.day >= from_day)
-            .map(|x| Alarm {
-                algorithm: "cusum",
-                day: x.day,
-                observed: x.observed,
-                threshold: x.upperbound,
-            }),
-    );
-    out
+}
+
+/// Runs the standard algorithms of a series of `code` over `counts` (index
+/// 0 = `start`) and returns the alarms on days `from_day..`, each with its
+/// day's threshold.
+pub fn detect(start: NaiveDate, counts: &[f64], from_day: usize, code: &str) -> Vec<Alarm> {
+    Algo::standard(code)
+        .into_iter()
+        .flat_map(|a| a.alarms(start, counts, from_day))
+        .collect()
 }
 
 /// What a run did.
@@ -630,8 +669,7 @@ pub async fn run_area(store: &Store, prefix: &str, date: NaiveDate) -> ApiResult
     let mut channel_signals = Vec::new();
     let mut alarms = 0;
     for ((i, channel, code), counts) in &series {
-        let pct = yilian_domain::surveillance::percentile_for(code);
-        for a in detect(start, counts, last + 1 - window.min(len), pct) {
+        for a in detect(start, counts, last + 1 - window.min(len), code) {
             channel_signals.push(ChannelSignal {
                 channel: channel.clone(),
                 place: *i,

@@ -9,6 +9,7 @@ mod recognition;
 mod record;
 mod referral;
 mod remote;
+mod surveillance;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -123,6 +124,7 @@ pub fn templates() -> &'static Environment<'static> {
         .chain(record::TEMPLATES)
         .chain(remote::TEMPLATES)
         .chain(insurance::TEMPLATES)
+        .chain(surveillance::TEMPLATES)
         {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -252,6 +254,7 @@ fn nav_for(role: Role) -> Vec<NavItem> {
     v.extend(recognition::nav(role));
     v.extend(remote::nav(role));
     v.extend(insurance::nav(role));
+    v.extend(surveillance::nav(role));
     v.push(NavItem {
         href: "/institutions",
         label: "医疗机构",
@@ -368,6 +371,7 @@ pub fn router() -> Router<AppState> {
         .merge(record::router())
         .merge(remote::router())
         .merge(insurance::router())
+        .merge(surveillance::router())
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {

@@ -14,6 +14,7 @@ both_backends!(
     a_csv_import_behaves_like_the_json_one,
     a_spike_over_five_quiet_years_raises_signals_once,
     a_signal_is_verified_confirmed_into_an_event_with_its_cases,
+    web_cdc_runs_sees_the_map_and_the_threshold_and_confirms_an_event,
 );
 
 fn today() -> chrono::NaiveDate {
@@ -348,4 +349,74 @@ async fn a_signal_is_verified_confirmed_into_an_event_with_its_cases(app: TestAp
         .await
         .unwrap();
     assert_eq!(dm["state"], "dismissed");
+}
+
+async fn web_cdc_runs_sees_the_map_and_the_threshold_and_confirms_an_event(app: TestApp) {
+    let cdc = app.login("cdc").await;
+    quiet_years_then(&app, &cdc, 25).await;
+    let d = today().to_string();
+    app.post(&cdc, "/api/v1/surveillance/case-reports", &json!([{"disease": "influenza", "onset_date": d, "township_code": TOWN_A, "address": "东庄村一组"}]))
+        .await;
+    let web = browser(&app, "cdc").await;
+    let (status, dash) = page(&app, &web, "/surveillance").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(dash.contains("运行预警") && dash.contains("signal-map"));
+    let r = submit(
+        &app,
+        &web,
+        "/surveillance/run",
+        &[("csrf", &csrf_of(&dash)), ("date", &d)],
+    )
+    .await;
+    let dash = r.text().await.unwrap();
+    assert!(
+        dash.contains("流感样病例") && dash.contains("EARS C2"),
+        "{dash}"
+    );
+    let list: Value = app
+        .get(&cdc, "/api/v1/surveillance/signals")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["algorithm"] == "ears_c2")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (_, sig) = page(&app, &web, &format!("/surveillance/signals/{id}")).await;
+    assert!(
+        sig.contains("series-chart") && sig.contains("\"threshold\":["),
+        "{sig}"
+    );
+    assert!(sig.contains("开始核实"));
+    let r = submit(
+        &app,
+        &web,
+        &format!("/surveillance/signals/{id}/verifying"),
+        &[("csrf", &csrf_of(&sig)), ("note", "")],
+    )
+    .await;
+    let shown = r.text().await.unwrap();
+    assert!(shown.contains("核实中") && shown.contains("确认为事件"));
+    let r = submit(
+        &app,
+        &web,
+        &format!("/surveillance/signals/{id}/confirmed"),
+        &[("csrf", &csrf_of(&shown)), ("note", "流调确认")],
+    )
+    .await;
+    let event = r.text().await.unwrap();
+    assert!(
+        event.contains("关联病例报告") && event.contains("东庄村一组"),
+        "{event}"
+    );
+    let ins = browser(&app, "insurer").await;
+    assert_eq!(
+        page(&app, &ins, "/surveillance").await.0,
+        StatusCode::FORBIDDEN
+    );
 }
