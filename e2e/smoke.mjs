@@ -727,6 +727,36 @@ try {
     });
   }
 
+  // ---- surveillance: the CDC runs today's early warning over the generated five years of sentinel
+  //      counts, opens a signal with its threshold chart, verifies and confirms it into an event ----
+  let signalPath = null;
+  await step('疾控 jikong：运行今日预警，信号地图与信号列表', page, async () => {
+    await as('jikong');
+    await page.goto(url('/surveillance'));
+    await page.locator('#signal-map canvas').first().waitFor();
+    await page.locator('button', { hasText: '运行预警' }).click();
+    await page.waitForURL((u) => u.pathname === '/surveillance');
+    const links = page.locator('#signals a', { hasText: '处置' });
+    await page.screenshot({ path: `${artifacts}surveillance-dashboard.png`, fullPage: true });
+    if (!(await links.count())) return 'no signal in the last two weeks of this county';
+    signalPath = new URL(await links.first().getAttribute('href'), BASE_URL).pathname;
+    return `${await links.count()} signals listed`;
+  });
+  if (signalPath) {
+    await step('信号页：监测曲线与阈值线，开始核实并确认为事件', page, async () => {
+      await page.goto(url(signalPath));
+      if (await page.locator('#series-chart').count()) await page.locator('#series-chart canvas').first().waitFor();
+      await page.screenshot({ path: `${artifacts}surveillance-signal.png`, fullPage: true });
+      if (!(await page.locator('button', { hasText: '开始核实' }).count())) return 'already handled';
+      await page.locator('button', { hasText: '开始核实' }).click();
+      await page.locator('button', { hasText: '确认为事件' }).waitFor();
+      await page.locator('#workflow input[name="note"]').first().fill('现场流调确认');
+      await page.locator('button', { hasText: '确认为事件' }).click();
+      await page.locator('#cases').waitFor();
+      return (await page.locator('h1').innerText()).trim();
+    });
+  }
+
   await ctx.close();
 } catch (e) {
   failures++;
