@@ -371,18 +371,16 @@ pub async fn act(
     let from = SignalState::parse(&s.state).ok_or_else(ApiError::internal)?;
     signal_transition(from, to)?;
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    if !store::move_signal(
-        &mut tx,
+    let m = store::SignalMove {
         id,
-        from.as_str(),
-        to.as_str(),
-        p.user_id,
-        &now,
-        &note,
-        s.version,
-    )
-    .await?
-    {
+        from: from.as_str(),
+        to: to.as_str(),
+        by: p.user_id,
+        at: &now,
+        note: &note,
+        version: s.version,
+    };
+    if !store::move_signal(&mut tx, &m).await? {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "version_conflict",

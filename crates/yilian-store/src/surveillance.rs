@@ -315,45 +315,44 @@ pub async fn get_signal(conn: &mut Conn, id: i64) -> Result<Option<SignalRow>, S
     q.fetch_optional(conn).await
 }
 
-/// Moves a signal from `from` to `to` at `version`; who and when are
-/// stamped in the step's columns. False when it moved meanwhile.
-pub async fn move_signal(
-    conn: &mut Conn,
-    id: i64,
-    from: &str,
-    to: &str,
-    by: i64,
-    at: &str,
-    note: &str,
-    version: i64,
-) -> Result<bool, StoreError> {
-    let stamp = if to == "verifying" {
-        "verifying_by = "
+/// A move of a signal: from `from` to `to` if still at `version`, by whom,
+/// when (RFC 3339) and with which note (empty keeps the earlier note).
+#[derive(Debug, Clone, Copy)]
+pub struct SignalMove<'a> {
+    pub id: i64,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub by: i64,
+    pub at: &'a str,
+    pub note: &'a str,
+    pub version: i64,
+}
+
+/// Applies a move; who and when are stamped in the step's columns. False
+/// when the signal moved meanwhile.
+pub async fn move_signal(conn: &mut Conn, m: &SignalMove<'_>) -> Result<bool, StoreError> {
+    let (who, when) = if m.to == "verifying" {
+        ("verifying_by = ", ", verifying_at = ")
     } else {
-        "closed_by = "
-    };
-    let when = if to == "verifying" {
-        ", verifying_at = "
-    } else {
-        ", closed_at = "
+        ("closed_by = ", ", closed_at = ")
     };
     let mut q = Sql::new("UPDATE signals SET state = ");
-    q.bind(to)
+    q.bind(m.to)
         .push(", ")
-        .push(stamp)
-        .bind(by)
+        .push(who)
+        .bind(m.by)
         .push(when)
-        .bind(at)
+        .bind(m.at)
         .push(", note = CASE WHEN ")
-        .bind(note)
+        .bind(m.note)
         .push(" = '' THEN note ELSE ")
-        .bind(note)
+        .bind(m.note)
         .push(" END, version = version + 1 WHERE id = ")
-        .bind(id)
+        .bind(m.id)
         .push(" AND state = ")
-        .bind(from)
+        .bind(m.from)
         .push(" AND version = ")
-        .bind(version);
+        .bind(m.version);
     Ok(q.execute(conn).await? == 1)
 }
 
