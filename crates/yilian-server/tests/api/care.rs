@@ -479,7 +479,7 @@ async fn work_lists_are_scoped_to_the_callers_residents(app: TestApp) {
     let vd = app.login("vd_a1").await;
     let (_, e) = stable_patient(&app, &vd, team).await;
     // Overdue: the last follow-up was 100 days ago for a green (90-day) patient.
-    let date = (chrono::Utc::now().date_naive() - chrono::Duration::days(100)).to_string();
+    let date = (yilian_server::state::today() - chrono::Duration::days(100)).to_string();
     app.post(
         &vd,
         &format!("/api/v1/enrolments/{e}/followups"),
@@ -544,7 +544,7 @@ async fn fee_settlement_refuses_less_than_seventy_percent(app: TestApp) {
     let (team, lead, vdoc) = team_a(&app, 100).await;
     let vd = app.login("vd_a1").await;
     let r = resident(&app, &vd, VILLAGE_A1, (1950, 1, 1), 11, "F1", &[]).await;
-    let year = chrono::Utc::now().date_naive().format("%Y").to_string();
+    let year = yilian_server::state::today().format("%Y").to_string();
     app.post(
         &vd,
         "/api/v1/contracts",
@@ -645,7 +645,7 @@ async fn effective_contract_report_shows_services_behind(app: TestApp) {
         &["hypertension"],
     )
     .await;
-    let start = (chrono::Utc::now().date_naive() - chrono::Duration::days(200)).to_string();
+    let start = (yilian_server::state::today() - chrono::Duration::days(200)).to_string();
     let c: Value = app.post(&vd, "/api/v1/contracts", &json!({"resident_id": r, "team_id": team, "packages": ["hypertension"], "start_date": start})).await.json().await.unwrap();
     let cid = c[0]["id"].as_i64().unwrap();
     let report: Value = app

@@ -209,8 +209,8 @@ async fn web_care_household_signing_follow_up_and_red_work_list(app: TestApp) {
     let (status, me) = page(&app, &own, "/me").await;
     assert_eq!(status, StatusCode::OK);
     assert!(me.contains("我的家庭医生") && me.contains("桃源镇家庭医生团队"));
-    let next = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
-    let prev = (chrono::Utc::now().date_naive() + chrono::Duration::days(29)).to_string();
+    let next = (yilian_server::state::today() + chrono::Duration::days(30)).to_string();
+    let prev = (yilian_server::state::today() + chrono::Duration::days(29)).to_string();
     assert!(
         me.contains("下次随访") && (me.contains(&next) || me.contains(&prev)),
         "the next follow-up date is shown"
@@ -297,7 +297,7 @@ async fn web_care_bad_form_values_show_an_error_page_and_store_nothing(app: Test
         let body = r.text().await.unwrap();
         assert!(body.contains("出错了") && body.contains(expect), "{body}");
     }
-    let future = (chrono::Utc::now().date_naive() + chrono::Duration::days(3)).to_string();
+    let future = (yilian_server::state::today() + chrono::Duration::days(3)).to_string();
     let r = submit(
         &app,
         web,

@@ -169,7 +169,7 @@ async fn consent_opens_the_record_until_revoked_and_bad_periods_are_refused(app:
     let rid = patient(&app, &vd).await;
     let sp = app.login("specialist").await;
     let pt = app.login("pt_a1").await;
-    let today = chrono::Utc::now().date_naive();
+    let today = yilian_server::state::today();
     let h1: Value = app
         .get(&sp, "/api/v1/institutions?q=H1")
         .await

@@ -755,8 +755,7 @@ async fn follow_ups_propose_referrals_by_the_hypertension_guideline(app: TestApp
     let crisis = fu(json!({"sbp": 186, "dbp": 112, "symptoms": true})).await;
     assert_eq!(crisis["referral_proposal"], "emergency_up");
     // Uncontrolled for more than two months on regular treatment.
-    let days_ago =
-        |d: i64| (chrono::Utc::now().date_naive() - chrono::Duration::days(d)).to_string();
+    let days_ago = |d: i64| (yilian_server::state::today() - chrono::Duration::days(d)).to_string();
     let r2 = patient(&app, &vd, 13).await;
     let e2: Value = app
         .post(
