@@ -445,14 +445,18 @@ pub async fn list_claims(
 
 /// One claim the caller may see.
 pub async fn get_claim(store: &Store, p: &Principal, id: i64) -> ApiResult<ClaimView> {
+    let mut c = store.read().await?;
+    Ok(visible_claim(&mut c, p, id).await?.into())
+}
+
+/// A claim inside the caller's scope (404 otherwise, so existence does not leak).
+async fn visible_claim(conn: &mut Conn, p: &Principal, id: i64) -> ApiResult<ClaimRow> {
     let mut f = ClaimFilter::default();
     scope_claims(p, &mut f)?;
-    let mut c = store.read().await?;
-    let row = store::get_claim(&mut c, id)
+    store::get_claim(conn, id)
         .await?
         .filter(|r| visible(&f, r))
-        .ok_or_else(|| ApiError::not_found("结算单"))?;
-    Ok(row.into())
+        .ok_or_else(|| ApiError::not_found("结算单"))
 }
 
 fn visible(f: &ClaimFilter, r: &ClaimRow) -> bool {
@@ -481,13 +485,8 @@ pub async fn move_claim(
             "a rejection needs a reason",
         ));
     }
-    let mut f = ClaimFilter::default();
-    scope_claims(p, &mut f)?;
     let mut tx = store.write().await?;
-    let row = store::get_claim(&mut tx, id)
-        .await?
-        .filter(|r| visible(&f, r))
-        .ok_or_else(|| ApiError::not_found("结算单"))?;
+    let row = visible_claim(&mut tx, p, id).await?;
     let from = ClaimState::parse(&row.state).ok_or_else(ApiError::internal)?;
     claim_transition(from, to)?;
     let moved = store::set_claim_state(

@@ -488,6 +488,17 @@ pub fn algorithm_label(a: &str) -> &'static str {
     }
 }
 
+impl Alarm {
+    fn at(algorithm: &'static str, day: usize, observed: f64, threshold: f64) -> Alarm {
+        Alarm {
+            algorithm,
+            day,
+            observed,
+            threshold,
+        }
+    }
+}
+
 /// One per-series algorithm with its threshold parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Algo {
@@ -541,12 +552,7 @@ impl Algo {
                 ears_with(counts, &p)
                     .into_iter()
                     .filter(|x| x.alarm && x.day >= from_day)
-                    .map(|x| Alarm {
-                        algorithm: name,
-                        day: x.day,
-                        observed: x.observed,
-                        threshold: x.upperbound,
-                    })
+                    .map(|x| Alarm::at(name, x.day, x.observed, x.upperbound))
                     .collect()
             }
             Algo::Percentile(percentile) => {
@@ -560,24 +566,15 @@ impl Algo {
                     .filter_map(|day| {
                         let date = start + chrono::Duration::days(day as i64);
                         let x = moving_percentile(start, counts, date, &pp)?;
-                        x.alarm.then_some(Alarm {
-                            algorithm: name,
-                            day,
-                            observed: x.current,
-                            threshold: x.threshold,
-                        })
+                        x.alarm
+                            .then_some(Alarm::at(name, day, x.current, x.threshold))
                     })
                     .collect()
             }
             Algo::Cusum => cusum(counts, &CusumParams::default())
                 .into_iter()
                 .filter(|x| x.alarm && x.day >= from_day)
-                .map(|x| Alarm {
-                    algorithm: name,
-                    day: x.day,
-                    observed: x.observed,
-                    threshold: x.upperbound,
-                })
+                .map(|x| Alarm::at(name, x.day, x.observed, x.upperbound))
                 .collect(),
         }
     }

@@ -318,3 +318,24 @@ pub fn between<'a>(page: &'a str, from: &str, to: &str) -> &'a str {
     let rest = &page[start..];
     rest.find(to).map_or(rest, |end| &rest[..end])
 }
+
+/// A county consortium CN1 led by H1 with `members` (institution codes);
+/// returns its id.
+pub async fn county_consortium(app: &TestApp, members: &[&str]) -> i64 {
+    let admin = app.login("admin").await;
+    let c: serde_json::Value = app
+        .post(&admin, "/api/v1/consortia", &serde_json::json!({"code": "CN1", "name": "青禾县医共体", "kind": "county_consortium", "lead_institution_code": "H1", "region_code": COUNTY}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for m in members {
+        app.post(
+            &admin,
+            &format!("/api/v1/consortia/{}/members", c["id"]),
+            &serde_json::json!({"institution_code": m}),
+        )
+        .await;
+    }
+    c["id"].as_i64().unwrap()
+}

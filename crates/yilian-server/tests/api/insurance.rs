@@ -24,22 +24,7 @@ both_backends!(
 
 /// A county consortium of H1, WA and VA1; returns its id.
 async fn consortium(app: &TestApp) -> i64 {
-    let admin = app.login("admin").await;
-    let c: Value = app
-        .post(&admin, "/api/v1/consortia", &json!({"code": "CN1", "name": "青禾县医共体", "kind": "county_consortium", "lead_institution_code": "H1", "region_code": COUNTY}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    for m in ["WA", "VA1"] {
-        app.post(
-            &admin,
-            &format!("/api/v1/consortia/{}/members", c["id"]),
-            &json!({"institution_code": m}),
-        )
-        .await;
-    }
-    c["id"].as_i64().unwrap()
+    county_consortium(app, &["WA", "VA1"]).await
 }
 
 async fn patient(app: &TestApp, seq: u16) -> i64 {

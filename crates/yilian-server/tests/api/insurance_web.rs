@@ -14,13 +14,8 @@ both_backends!(web_insurer_reviews_claims_settles_and_exports_and_the_resident_s
 async fn web_insurer_reviews_claims_settles_and_exports_and_the_resident_sees_what_they_paid(
     app: TestApp,
 ) {
+    let cons = county_consortium(&app, &[]).await;
     let admin = app.login("admin").await;
-    let cons: Value = app
-        .post(&admin, "/api/v1/consortia", &json!({"code": "CN1", "name": "青禾县医共体", "kind": "county_consortium", "lead_institution_code": "H1", "region_code": COUNTY}))
-        .await
-        .json()
-        .await
-        .unwrap();
     let vd = app.login("vd_a1").await;
     let body = resident_body(VILLAGE_A1, (1957, 7, 7), 51, "医保网页居民", "14500000051");
     let id_number = body["id_number"].as_str().unwrap().to_string();
@@ -75,23 +70,19 @@ async fn web_insurer_reviews_claims_settles_and_exports_and_the_resident_sees_wh
     // The dashboard: the 2025 position, its chart, and the settlement.
     let (status, dash) = page(&app, &ins, "/insurance?year=2025").await;
     assert_eq!(status, StatusCode::OK);
-    let pos = between(
-        &dash,
-        &format!("id=\"position-{}\"", cons["id"]),
-        "</section>",
-    );
+    let pos = between(&dash, &format!("id=\"position-{}\"", cons), "</section>");
     assert!(
         pos.contains("2000.00 元") && pos.contains(">0.20<"),
         "spent shown: {pos}"
     );
-    assert!(dash.contains("echarts.min.js") && dash.contains(&format!("chart-{}", cons["id"])));
+    assert!(dash.contains("echarts.min.js") && dash.contains(&format!("chart-{}", cons)));
     let r = submit(
         &app,
         &ins,
         "/insurance/settle",
         &[
             ("csrf", &csrf_of(&dash)),
-            ("consortium_id", &cons["id"].to_string()),
+            ("consortium_id", &cons.to_string()),
             ("year", "2025"),
         ],
     )

@@ -71,23 +71,7 @@ async fn upload(
 
 /// A county consortium led by H1 with WA and VA1 as members.
 async fn consortium(app: &TestApp) {
-    let admin = app.login("admin").await;
-    let c: Value = app
-        .post(&admin, "/api/v1/consortia", &json!({"code": "CN1", "name": "青禾县医共体", "kind": "county_consortium", "lead_institution_code": "H1", "region_code": COUNTY}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    for m in ["WA", "VA1"] {
-        let r = app
-            .post(
-                &admin,
-                &format!("/api/v1/consortia/{}/members", c["id"]),
-                &json!({"institution_code": m}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
+    county_consortium(app, &["WA", "VA1"]).await;
 }
 
 /// A second reader at H1.
