@@ -3,7 +3,8 @@
 # resident lookup by identity number over HTTP (wrk, 64 connections) on
 # SQLite and PostgreSQL, duplicate detection quality and speed, and the
 # referral cycle and booking under contention (scripts/bench-referrals.mjs),
-# and the health record (scripts/bench-records.mjs).
+# the health record (scripts/bench-records.mjs), and the recomputation of
+# the generated year's insurance claims (`yilian insurance recompute`).
 # Usage: bash scripts/bench.sh [residents-for-http=100000] [residents-for-scale=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,13 @@ command -v wrk >/dev/null || { echo "install wrk (Debian package wrk)"; exit 1; 
 
 gen() { # db residents log
   /usr/bin/time -v "$Y" --db "$1" generate --residents "$2" --seed 2026 --demo-password bench-pass-1 2> "$3" >/dev/null
-  grep -E "residents:|Maximum resident" "$3"
+  grep -E "residents:|claims:|Elapsed|Maximum resident" "$3"
+}
+
+recompute() { # db log — three runs over the current year (China Standard Time)
+  local year
+  year=$(TZ=Asia/Shanghai date +%Y)
+  for _ in 1 2 3; do YILIAN_LOG=error "$Y" --db "$1" insurance recompute --year "$year"; done | tee "$2"
 }
 
 http_bench() { # db label
@@ -63,6 +70,10 @@ rm -f /tmp/yb-http.db* /tmp/yb-big.db*
 gen sqlite:///tmp/yb-http.db "$N_HTTP" "$OUT/gen-sqlite-$N_HTTP.log"
 gen sqlite:///tmp/yb-big.db "$N_BIG" "$OUT/gen-sqlite-$N_BIG.log"
 
+echo "== insurance: recompute the generated year's claims, SQLite"
+recompute sqlite:///tmp/yb-http.db "$OUT/recompute-sqlite-$N_HTTP.txt"
+recompute sqlite:///tmp/yb-big.db "$OUT/recompute-sqlite-$N_BIG.txt"
+
 echo "== duplicate detection"
 "$Y" --db sqlite:///tmp/yb-http.db mpi scan 2>&1 | tee "$OUT/mpi-$N_HTTP.txt"
 "$Y" --db sqlite:///tmp/yb-big.db mpi scan 2>&1 | tee "$OUT/mpi-$N_BIG.txt"
@@ -74,6 +85,7 @@ if pg_isready -q -h 127.0.0.1 -p 5432; then
   echo "== generator and HTTP lookup, PostgreSQL"
   psql "$PG_BASE/postgres" -qc "DROP DATABASE IF EXISTS yilian_bench" -c "CREATE DATABASE yilian_bench"
   gen "$PG_BASE/yilian_bench" "$N_HTTP" "$OUT/gen-pg-$N_HTTP.log"
+  recompute "$PG_BASE/yilian_bench" "$OUT/recompute-pg-$N_HTTP.txt"
   http_bench "$PG_BASE/yilian_bench" postgres
 else
   echo "!!! PostgreSQL not reachable: PostgreSQL leg of the benchmark SKIPPED"

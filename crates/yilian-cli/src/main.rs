@@ -8,6 +8,7 @@ mod claims;
 mod csvio;
 mod exams;
 mod generate;
+mod surveil;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -107,6 +108,34 @@ enum Command {
     Insurance {
         #[command(subcommand)]
         command: InsuranceCommand,
+    },
+    /// Public-health surveillance and early warning (监测预警).
+    Surveil {
+        #[command(subcommand)]
+        command: SurveilCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SurveilCommand {
+    /// Run every early-warning algorithm over the stored counts for one day
+    /// and raise the signals (a re-run raises nothing twice).
+    Run {
+        /// `YYYY-MM-DD` (default: today).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Score every algorithm and threshold against generated outbreaks:
+    /// sensitivity, false signals per county per week, median days to
+    /// detection (no store needed).
+    Evaluate {
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 100_000)]
+        residents: usize,
+        /// Days scored (the most recent; earlier years are the history).
+        #[arg(long, default_value_t = 730)]
+        days: usize,
     },
 }
 
@@ -328,34 +357,22 @@ async fn run(cli: Cli) -> CliResult {
             command: InsuranceCommand::Recompute { year },
         } => {
             let store = Store::open(&db).await?;
-            let started = std::time::Instant::now();
-            let r = yilian_server::insurance::recompute_year(&store, year)
-                .await
-                .map_err(csvio::api_msg)?;
-            let secs = started.elapsed().as_secs_f64();
-            let ids = if r.differing.is_empty() {
-                String::new()
-            } else {
-                let shown: Vec<String> = r.differing.iter().take(20).map(i64::to_string).collect();
-                let more = if r.differing.len() > 20 { ", …" } else { "" };
-                format!(" ({}{more})", shown.join(", "))
-            };
-            println!(
-                "{} claims, {} identical, {} differing{ids}; {:.3} s ({:.0} claims/s)",
-                r.claims,
-                r.identical,
-                r.differing.len(),
-                secs,
-                r.claims as f64 / secs.max(1e-9)
-            );
-            if !r.differing.is_empty() {
-                return Err(format!(
-                    "{} claims of {year} differ from their recomputation",
-                    r.differing.len()
-                )
-                .into());
-            }
+            claims::recompute(&store, year).await?;
         }
+        Command::Surveil {
+            command: SurveilCommand::Run { date },
+        } => {
+            let store = Store::open(&db).await?;
+            surveil::run(&store, date.unwrap_or_else(yilian_server::state::today)).await?;
+        }
+        Command::Surveil {
+            command:
+                SurveilCommand::Evaluate {
+                    seed,
+                    residents,
+                    days,
+                },
+        } => surveil::evaluate_cmd(seed, residents, days, yilian_server::state::today())?,
     }
     Ok(())
 }

@@ -503,3 +503,70 @@ fn check_claims(db: &str, err: &str) {
         "{out}"
     );
 }
+
+#[test]
+fn surveillance_is_generated_run_and_evaluated_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path(), "s.db");
+    let err = ok(&yilian(
+        &db,
+        &["generate", "--residents", "1200", "--seed", "7"],
+    ));
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("surveillance: "))
+        .unwrap_or_else(|| panic!("no surveillance line: {err}"));
+    assert!(
+        line.contains("daily counts") && line.contains("injected outbreaks"),
+        "{line}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (counts, reports) = rt.block_on(async {
+        let store = yilian_store::Store::open(&db).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let n = |sql: &'static str| yilian_store::sql::Sql::new(sql);
+        (
+            n("SELECT COUNT(*) FROM surveillance_counts WHERE channel <> 'case_report'")
+                .scalar_i64(&mut c)
+                .await
+                .unwrap(),
+            n("SELECT COUNT(*) FROM case_reports")
+                .scalar_i64(&mut c)
+                .await
+                .unwrap(),
+        )
+    });
+    assert!(
+        line.starts_with(&format!(
+            "surveillance: {counts} daily counts and {reports} case reports"
+        )),
+        "{line}"
+    );
+    // The run for today: a summary line; a second run raises nothing new.
+    let first = ok(&yilian(&db, &["surveil", "run"]));
+    let again = String::from_utf8(yilian(&db, &["surveil", "run"]).stdout).unwrap();
+    assert!(again.contains(" 0 new signals"), "{first} / {again}");
+    // The evaluation prints both tables with every algorithm.
+    let out = yilian(
+        &db,
+        &[
+            "surveil",
+            "evaluate",
+            "--residents",
+            "3000",
+            "--days",
+            "200",
+        ],
+    );
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "County level, notifiable diseases",
+        "EARS C1",
+        "EARS C3",
+        "移动百分位数 P65",
+        "CUSUM",
+    ] {
+        assert!(table.contains(needle), "{needle} missing: {table}");
+    }
+}
