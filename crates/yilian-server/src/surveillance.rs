@@ -392,9 +392,10 @@ pub async fn act(
         let day = NaiveDate::parse_from_str(&s.raised_on, "%Y-%m-%d")
             .map_err(|_| ApiError::internal())?;
         let from_day = (day - chrono::Duration::days(13)).to_string();
-        let label = Channel::parse(&s.channel)
-            .and_then(|c| c.code_label(&s.code))
-            .unwrap_or("");
+        let label = match Channel::parse(&s.channel) {
+            Some(c) => c.code_label(&s.code).unwrap_or(""),
+            None => "多渠道",
+        };
         let title = format!("{}{}聚集性疫情（{}）", s.township_name, label, s.raised_on);
         store::open_event(&mut tx, &s, &title, p.user_id, &from_day, &s.raised_on).await?;
     }
