@@ -136,6 +136,23 @@ crate::vocabulary!(
     }
 );
 
+/// How long before an encounter an accepted referral still covers it (days):
+/// a referral is used within a quarter.
+pub const REFERRAL_VALID_DAYS: i64 = 90;
+
+/// 统筹区 — where an institution lies relative to the resident, from their
+/// GB/T 2260 region codes: `(in_region, in_county)`. The pooling region
+/// (统筹区) is the resident's city (first 4 digits): care outside it is
+/// 异地就医 ([`BenefitLevel::OutOfRegion`]); care outside the resident's
+/// county (first 6 digits) is 县外就医, the capitation budget's leakage.
+pub fn pooling(resident_region: &str, institution_region: &str) -> (bool, bool) {
+    let same = |n: usize| match (resident_region.get(..n), institution_region.get(..n)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    };
+    (same(4), same(6))
+}
+
 /// A referral the encounter follows: its direction and whether it stayed
 /// inside one consortium.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -2485,5 +2502,14 @@ mod tests {
                 "{level:?} {link:?} {combo}"
             );
         }
+    }
+
+    #[test]
+    fn pooling_is_the_city_and_leakage_the_county() {
+        assert_eq!(pooling("140599101201", "140599101"), (true, true));
+        assert_eq!(pooling("140599101201", "1405"), (true, false));
+        assert_eq!(pooling("140599101201", "140500"), (true, false));
+        assert_eq!(pooling("140599101201", "140100"), (false, false));
+        assert_eq!(pooling("14", "140599"), (false, false));
     }
 }

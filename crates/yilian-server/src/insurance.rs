@@ -30,8 +30,7 @@ use crate::error::{ApiError, ApiResult};
 pub const DEFAULT_POLICY: &str = include_str!("../../../config/insurance_policy.toml");
 /// Where the server looks for the county's edited policy file.
 pub const POLICY_FILE: &str = "config/insurance_policy.toml";
-/// How long before the encounter an accepted referral still counts (days).
-pub const REFERRAL_VALID_DAYS: i64 = 90;
+pub use yilian_domain::insurance::REFERRAL_VALID_DAYS;
 
 fn require(p: &Principal, action: Action) -> ApiResult<()> {
     if allowed(p.role, action) {
@@ -255,8 +254,7 @@ pub async fn assess(
     let kind = InstitutionKind::parse(&inst.kind).ok_or_else(ApiError::internal)?;
     let grade = inst.grade.as_deref().and_then(Grade::parse);
     let home = &resident.region_code;
-    let in_region = inst.region_code.get(..4) == home.get(..4);
-    let in_county = inst.region_code.get(..6) == home.get(..6);
+    let (in_region, in_county) = rules::pooling(home, &inst.region_code);
     let level = benefit_level(kind, grade, in_region).ok_or_else(|| {
         bad(
             "institution_id",
