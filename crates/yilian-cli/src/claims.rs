@@ -18,8 +18,10 @@
 //!   and the fund's payments leaking out of the county (县外就医).
 //!
 //! About one item in twenty is outside the insurance catalogue (自费). All
-//! amounts are drawn from the seed and the encounter (a splitmix hash), so a
-//! seed gives the same bills on every run and backend.
+//! amounts are drawn from the seed and the encounter's generated row (a
+//! splitmix hash), so a seed gives the same bills on both backends and on
+//! every run of the same day (the generated year ends today, and the remote
+//! reads still open depend on the hour).
 //!
 //! **Adjudication is the service's own**: each claim goes through
 //! [`yilian_server::insurance::assess`] — the benefit level, the referral
@@ -130,11 +132,12 @@ const COUNTY_HOSPITALS: [&str; 3] = [
 
 /// One encounter to bill.
 struct Planned {
-    /// The service date (a stay's discharge day) and time of day, then a
-    /// tie-breaker: the adjudication order.
+    /// The service date (a stay's discharge day) and time of day, then
+    /// (kind, source row, resident): the adjudication order. Nothing here
+    /// depends on ids the backends may assign differently.
     date: NaiveDate,
     time: String,
-    key: i64,
+    key: (u8, i64, i64),
     resident_id: i64,
     institution_id: i64,
     inpatient: bool,
@@ -192,7 +195,7 @@ pub async fn derive(store: &Store, seed: u64, today: NaiveDate) -> CliResult<Cla
             plan.push(Planned {
                 date: discharged,
                 time: "T17:00".into(),
-                key: rid,
+                key: (3, rid, rid),
                 resident_id: rid,
                 institution_id: outside[d.below(outside.len() as u64) as usize],
                 inpatient: true,
@@ -377,11 +380,29 @@ fn plan_encounter(
 ) -> Option<Planned> {
     let date = NaiveDate::parse_from_str(e.occurred_at.get(..10)?, "%Y-%m-%d").ok()?;
     let time = e.occurred_at.get(10..).unwrap_or_default().to_string();
-    let mut d = Draw::new(seed ^ 0xC1A1, e.entry_id as u64);
+    let rank: u8 = match e.what.as_str() {
+        "follow_up" => 0,
+        "remote_read" => 1,
+        _ => 2,
+    };
+    // Keyed by what the entry records, never by an id a backend may assign
+    // in another order: the record's rows are copied with INSERT … SELECT,
+    // and the remote reads are inserted in the order of a GROUP BY, both of
+    // which differ between SQLite and PostgreSQL. Follow-up and referral ids
+    // are stable (bulk inserts in generation order); a remote read is known
+    // by its item and time.
+    let source = match rank {
+        1 => (fnv(&e.code) ^ fnv(&e.occurred_at).rotate_left(17)) as i64 & i64::MAX,
+        _ => e.source_id.unwrap_or(e.entry_id),
+    };
+    let mut d = Draw::new(
+        seed ^ 0xC1A1 ^ (u64::from(rank) << 56),
+        (source as u64) ^ (e.resident_id as u64).rotate_left(32),
+    );
     let mut p = Planned {
         date,
         time,
-        key: e.entry_id,
+        key: (rank, source, e.resident_id),
         resident_id: e.resident_id,
         institution_id: e.institution_id,
         inpatient: false,
@@ -478,6 +499,13 @@ fn stay_items(d: &mut Draw, total: i64, beds: i64) -> Vec<(CostCategory, i64, bo
         ],
     ));
     items
+}
+
+/// FNV-1a of a text.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
 }
 
 /// A splitmix64 stream keyed by (seed, key): the same draws on every run.

@@ -216,6 +216,9 @@ pub struct ClaimEncounter {
     pub occurred_at: String,
     /// `follow_up`, `referral` or `remote_read`.
     pub what: String,
+    /// The generated row the entry records (follow-up, referral or remote
+    /// read): stable across backends, unlike the entry's own id.
+    pub source_id: Option<i64>,
     /// The item code (remote reads).
     pub code: String,
     /// The referral (referral visits).
@@ -231,7 +234,7 @@ pub async fn claim_encounters(conn: &mut Conn) -> Result<Vec<ClaimEncounter>, St
     Sql::new(
         "SELECT e.id AS entry_id, e.resident_id, e.institution_id, i.kind AS institution_kind, e.occurred_at, \
          CASE WHEN e.kind = 'exam' THEN 'remote_read' WHEN e.source = 'referral' THEN 'referral' ELSE 'follow_up' END AS what, \
-         e.code, f.id AS referral_id, f.direction \
+         e.source_id, e.code, f.id AS referral_id, f.direction \
          FROM record_entries e JOIN institutions i ON i.id = e.institution_id \
          LEFT JOIN referrals f ON e.source = 'referral' AND f.id = e.source_id \
          WHERE (e.kind = 'encounter' AND e.encounter_type = 'follow_up' AND i.kind IN ('village_clinic', \
