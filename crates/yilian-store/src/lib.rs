@@ -18,6 +18,7 @@ mod codec;
 pub mod error;
 pub mod generated;
 pub mod insurance;
+pub mod monitoring;
 pub mod mpi;
 pub mod recognition;
 pub mod records;

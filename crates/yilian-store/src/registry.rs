@@ -181,7 +181,7 @@ pub struct InstitutionRow {
     pub updated_at: String,
 }
 
-const INSTITUTION_COLS: &str = "id, code, name, kind, grade, ownership, region_code, address, lon, lat, beds, staff, services, version, created_at, updated_at";
+pub(crate) const INSTITUTION_COLS: &str = "id, code, name, kind, grade, ownership, region_code, address, lon, lat, beds, staff, services, version, created_at, updated_at";
 
 fn institution_vals(d: &InstitutionData) -> [Val; 12] {
     [
