@@ -15,6 +15,7 @@ pub mod id_number;
 pub mod insurance;
 pub mod mask;
 pub mod money;
+pub mod monitoring;
 pub mod mpi;
 pub mod name;
 pub mod phone;
