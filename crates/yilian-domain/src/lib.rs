@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod mpi;
 pub mod name;
 pub mod phone;
+pub mod plan;
 pub mod prescription;
 pub mod recognition;
 pub mod record;

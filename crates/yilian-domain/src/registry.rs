@@ -197,7 +197,8 @@ vocabulary!(
 
 vocabulary!(
     /// 服务能力 — services and capabilities, including the five emergency
-    /// centers (五大中心), fever clinic and TCM hall.
+    /// centers (五大中心), fever clinic and TCM hall, and a CDC's standardized
+    /// infrastructure (疾控机构标准化基础设施, a planning indicator).
     Service {
         ChestPainCenter = "chest_pain_center": "胸痛中心",
         StrokeCenter = "stroke_center": "卒中中心",
@@ -213,6 +214,7 @@ vocabulary!(
         RemoteImaging = "remote_imaging": "远程影像诊断",
         RemoteEcg = "remote_ecg": "远程心电诊断",
         ClinicalLab = "clinical_lab": "检验科",
+        StandardizedInfrastructure = "standardized_infrastructure": "标准化基础设施",
     }
 );
 
