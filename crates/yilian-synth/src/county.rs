@@ -523,10 +523,11 @@ fn institutions(rng: &mut ChaCha8Rng, towns: &[Township], n: i64) -> Vec<Institu
                 public_health: 1,
             },
         ),
+        // Like many county TCM hospitals, no infectious-disease or geriatrics
+        // department: gaps the planning indicators (seed 002 表1) show.
         services: vec![
             Service::FeverClinic,
             Service::TcmDept,
-            Service::GeriatricsDept,
             Service::RehabilitationDept,
             Service::RemoteEcg,
             Service::ClinicalLab,
@@ -589,7 +590,7 @@ fn institutions(rng: &mut ChaCha8Rng, towns: &[Township], n: i64) -> Vec<Institu
             (Profession::PublicHealthPhysician, cdc_ph),
             (Profession::Technician, cdc_tech),
         ]),
-        services: vec![Service::ClinicalLab],
+        services: vec![Service::StandardizedInfrastructure, Service::ClinicalLab],
     });
 
     // The three most populous rural townships have central health centres.

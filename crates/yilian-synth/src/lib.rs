@@ -14,6 +14,10 @@
 //! [`surveillance()`] gives years of daily sentinel counts per township
 //! (clinic syndromes, case reports, pharmacy sales, school absences) with
 //! injected outbreaks and their ground truth.
+//! [`visits`] gives each resident a year of routine outpatient and emergency
+//! visits (the tiered-care pattern: village, township, county, city), and
+//! [`statistics()`] the vital statistics other departments report (childcare
+//! places, population, deaths and disability by age).
 //!
 //! Same seed and spec, same bytes: every stage draws from its own ChaCha8
 //! stream derived from [`CountySpec::seed`]. Everything is synthetic: names
@@ -21,6 +25,7 @@
 //! 14x mobile segments, and the county code does not exist in GB/T 2260.
 #![forbid(unsafe_code)]
 
+mod activity;
 mod care;
 mod county;
 mod exams;
@@ -34,6 +39,7 @@ mod tables;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use activity::{StatRow, VisitPlan, VisitRow, statistics, visits};
 pub use care::{
     Adherence, CareRow, ContractRow, EnrolmentFactors, EnrolmentRow, FollowUpRow, PACKAGE_CODES,
 };
