@@ -13,7 +13,9 @@
 //! their event trails and appointments.
 //! [`surveillance()`] gives years of daily sentinel counts per township
 //! (clinic syndromes, case reports, pharmacy sales, school absences) with
-//! injected outbreaks and their ground truth.
+//! injected outbreaks and their ground truth. [`geography()`] lays a road
+//! network between the seats and villages, and the township boundaries, for
+//! accessibility analysis and maps.
 //! [`visits`] gives each resident a year of routine outpatient and emergency
 //! visits (the tiered-care pattern: village, township, county, city), and
 //! [`statistics()`] the vital statistics other departments report (childcare
@@ -29,6 +31,7 @@ mod activity;
 mod care;
 mod county;
 mod exams;
+mod geo;
 mod names;
 mod referrals;
 mod residents;
@@ -44,6 +47,7 @@ pub use care::{
     Adherence, CareRow, ContractRow, EnrolmentFactors, EnrolmentRow, FollowUpRow, PACKAGE_CODES,
 };
 pub use exams::{ExamItem, GeneratedRead, remote_read};
+pub use geo::{Geography, MIN_ROAD_KM, REMOTE_SHARE, RoadClass, RoadEdge, RoadNode};
 pub use referrals::{
     AppointmentStatus, NO_SHOW_EXPIRE_DAYS, ReferralAppointment, ReferralEventRow, ReferralRow,
     SLOT_MINUTES, UNANSWERED_EXPIRE_DAYS,
@@ -254,4 +258,12 @@ pub fn care<'a>(
         care.referrals = referrals.referrals_of(&row, &care);
         (row, care)
     })
+}
+
+/// The county's road network (a node per seat and village, county, township,
+/// village and mountain roads with their lengths and minutes) and its
+/// boundaries as GeoJSON; see [`Geography`]. Deterministic in `spec.seed` and
+/// `county`, which should be `county(spec)`.
+pub fn geography(spec: &CountySpec, county: &County) -> Geography {
+    geo::build(spec, county)
 }
