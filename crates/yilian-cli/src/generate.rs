@@ -202,6 +202,8 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
     let mut batch: Vec<(ResidentRow, CareRow)> = Vec::with_capacity(TX_ROWS);
     let refs = CareRefs::load(store, &county, today).await?;
     let mut care_totals = CareTotals::default();
+    let visit_plan = yilian_synth::visits(&spec, &county);
+    let mut visits_total = 0usize;
     let mut stream =
         yilian_synth::care(&spec, &county, yilian_synth::residents(&spec, &county)).peekable();
     while stream.peek().is_some() {
@@ -214,6 +216,9 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
         let mut tx = store.write().await?;
         let new_ids = bulk::insert_residents(&mut tx, &valid, None).await?;
         care_totals.add(load_care(&mut tx, &refs, &batch, &new_ids).await?);
+        let visits = routine_visits(&visit_plan, &refs, &batch, &new_ids);
+        visits_total += visits.len();
+        bulk::insert_encounters(&mut tx, &visits).await?;
         tx.commit().await?;
         let first = ids.len();
         ids.extend(new_ids);
@@ -248,6 +253,10 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
         care_totals.contracts, expired, care_totals.enrolments, care_totals.followups
     );
     eprintln!("{}", care_totals.referrals.line());
+    eprintln!(
+        "visits: {visits_total} routine outpatient and emergency encounters in the shared record"
+    );
+    eprintln!("{}", load_geography(store, &spec, &county).await?);
     let opened =
         open_demo_slots(store, &county, &refs, today, &care_totals.referrals.booked).await?;
     eprintln!(
@@ -273,6 +282,85 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
         crate::surveil::load(store, &county, seed, today).await?
     );
     Ok(())
+}
+
+/// The batch's routine outpatient and emergency visits as encounter
+/// entries (the generator's visit plan; institutions by code).
+fn routine_visits(
+    plan: &yilian_synth::VisitPlan<'_>,
+    refs: &CareRefs,
+    batch: &[(ResidentRow, CareRow)],
+    ids: &[i64],
+) -> Vec<bulk::BulkEncounter> {
+    batch
+        .iter()
+        .zip(ids)
+        .flat_map(|((row, care), id)| {
+            plan.visits_of(row, care).into_iter().filter_map(|v| {
+                Some(bulk::BulkEncounter {
+                    resident_id: *id,
+                    institution_id: *refs.institutions.get(&v.institution_code)?,
+                    encounter_type: v.encounter_type.as_str(),
+                    occurred_at: v.at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    code: v.icd10,
+                    title: v.title,
+                })
+            })
+        })
+        .collect()
+}
+
+/// The county's road network, map boundaries and the statistics other
+/// departments report (childcare places, population, deaths and
+/// disability by age band) — what the monitoring pages read.
+async fn load_geography(
+    store: &Store,
+    spec: &CountySpec,
+    county: &yilian_synth::County,
+) -> CliResult<String> {
+    use yilian_store::monitoring as m;
+    let geo = yilian_synth::geography(spec, county);
+    let nodes: Vec<m::RoadNodeRow> = geo
+        .nodes
+        .iter()
+        .map(|n| m::RoadNodeRow {
+            id: n.id as i64,
+            region_code: n.region_code.clone(),
+            lon: n.lon,
+            lat: n.lat,
+        })
+        .collect();
+    let edges: Vec<m::RoadEdgeRow> = geo
+        .edges
+        .iter()
+        .map(|e| m::RoadEdgeRow {
+            from_node: e.from as i64,
+            to_node: e.to as i64,
+            km: e.km,
+            minutes: e.minutes,
+            class: e.class.as_str().to_string(),
+        })
+        .collect();
+    let stats: Vec<m::StatisticRow> = yilian_synth::statistics(spec, county)
+        .into_iter()
+        .map(|s| m::StatisticRow {
+            region_code: s.region_code,
+            year: i64::from(s.year),
+            key: s.key,
+            value: s.value,
+        })
+        .collect();
+    let mut tx = store.write().await?;
+    m::put_roads(&mut tx, &nodes, &edges).await?;
+    m::put_boundaries(&mut tx, &county.county_code, &geo.boundaries).await?;
+    m::put_statistics(&mut tx, &stats).await?;
+    tx.commit().await?;
+    Ok(format!(
+        "geography: {} road nodes, {} road segments, township boundaries (GeoJSON); {} statistics rows",
+        nodes.len(),
+        edges.len(),
+        stats.len()
+    ))
 }
 
 /// The shared health record of the generated year, derived from what was

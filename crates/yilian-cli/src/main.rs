@@ -8,6 +8,7 @@ mod claims;
 mod csvio;
 mod exams;
 mod generate;
+mod monitor;
 mod surveil;
 
 use std::io::Read;
@@ -108,6 +109,26 @@ enum Command {
     Insurance {
         #[command(subcommand)]
         command: InsuranceCommand,
+    },
+    /// 规划指标 — evaluate a plan file (e.g. config/plans/seed002-a.toml)
+    /// against the registries on a date.
+    Indicators {
+        /// The plan (TOML); errors name the file, line and field.
+        #[arg(long)]
+        plan: PathBuf,
+        /// `YYYY-MM-DD` (default: today).
+        #[arg(long)]
+        at: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: monitor::OutputFormat,
+    },
+    /// 绩效考核 — score and rank every county consortium and institution
+    /// for a year with the scorecard (config/scorecard.toml or YILIAN_SCORECARD).
+    Evaluate {
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value = "table")]
+        format: monitor::OutputFormat,
     },
     /// Public-health surveillance and early warning (监测预警).
     Surveil {
@@ -358,6 +379,17 @@ async fn run(cli: Cli) -> CliResult {
         } => {
             let store = Store::open(&db).await?;
             claims::recompute(&store, year).await?;
+        }
+        Command::Indicators { plan, at, format } => {
+            let store = Store::open(&db).await?;
+            let at = at.unwrap_or_else(yilian_server::state::today);
+            monitor::indicators(&store, &plan, at, format).await?;
+        }
+        Command::Evaluate { year, format } => {
+            let store = Store::open(&db).await?;
+            let today = yilian_server::state::today();
+            let at = chrono::NaiveDate::from_ymd_opt(year, 12, 31).map_or(today, |d| d.min(today));
+            monitor::evaluate(&store, year, at, format).await?;
         }
         Command::Surveil {
             command: SurveilCommand::Run { date },

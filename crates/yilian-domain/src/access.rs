@@ -109,6 +109,10 @@ pub enum Action {
     ManageSignals,
     /// Read the surveillance dashboard and signals.
     ReadSurveillance,
+    /// 监测评估 — read plan and tiered-care indicators, scorecards,
+    /// accessibility and their drill-down lists (counts and record ids,
+    /// never clinical content).
+    ReadMonitoring,
 }
 
 /// 角色权限表 — which roles may take which action.
@@ -137,6 +141,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ),
         Action::ManageSignals => matches!(role, Admin | Cdc),
         Action::ReadSurveillance => matches!(role, Admin | Cdc | HealthCommission),
+        Action::ReadMonitoring => matches!(role, Admin | HealthCommission | Insurer),
     }
 }
 

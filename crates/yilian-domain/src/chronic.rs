@@ -318,9 +318,34 @@ impl SixOnes {
     }
 }
 
+/// 规范管理 — the national basic public-health service norm (国家基本公共卫生
+/// 服务规范, 第三版) asks for at least four face-to-face follow-ups a year of
+/// a managed hypertension or type 2 diabetes patient.
+pub const FOLLOWUPS_PER_YEAR: u32 = 4;
+
+/// Whether a patient managed for `days_managed` days of the period had the
+/// follow-ups the norm asks for: four a year pro rata, rounded down (a
+/// patient enrolled for under a quarter owes none yet).
+pub fn standardized_management(followups: u32, days_managed: i64) -> bool {
+    let due = i64::from(FOLLOWUPS_PER_YEAR) * days_managed.clamp(0, 365) / 365;
+    i64::from(followups) >= due
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standardized_management_is_four_a_year_pro_rata() {
+        assert!(standardized_management(4, 365));
+        assert!(!standardized_management(3, 365));
+        // Half a year (183 days): 4 × 183 / 365 = 2 due.
+        assert!(standardized_management(2, 183));
+        assert!(!standardized_management(1, 183));
+        // 91 days: 4 × 91 / 365 = 0.997 → none due yet; 92 days: 1 due.
+        assert!(standardized_management(0, 91));
+        assert!(!standardized_management(0, 92));
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

@@ -440,6 +440,35 @@ impl ItemProgress {
     }
 }
 
+/// A contract's progress on `date`: every item of its packages (by code,
+/// from `packages`) with what was delivered of its kind (`delivered`).
+pub fn progress(
+    packages: &[ServicePackage],
+    codes: &[String],
+    delivered: impl Fn(ServiceKind) -> u32,
+    start: NaiveDate,
+    end: NaiveDate,
+    date: NaiveDate,
+) -> Vec<ItemProgress> {
+    codes
+        .iter()
+        .filter_map(|code| packages.iter().find(|p| &p.code == code))
+        .flat_map(|pkg| pkg.items.iter())
+        .map(|it| ItemProgress {
+            item: it.name.clone(),
+            kind: it.kind,
+            promised: it.per_year,
+            due_by_now: due_by(it.per_year, start, end, date),
+            delivered: delivered(it.kind),
+        })
+        .collect()
+}
+
+/// 有效签约 — effective when no item is behind.
+pub fn is_effective(items: &[ItemProgress]) -> bool {
+    !items.iter().any(ItemProgress::behind)
+}
+
 /// Services due by `date` for a contract running `start..=end`: the promised
 /// count times the share of the period elapsed, rounded down (so a quarterly
 /// follow-up is due once three months have passed).

@@ -1130,28 +1130,20 @@ pub async fn effective_contracts(
         ) else {
             continue;
         };
-        let codes = store::contract_packages(&mut c, k.id).await?;
-        let mut items = Vec::new();
-        for (code, _) in &codes {
-            let Some(pkg) = packages.iter().find(|p| &p.code == code) else {
-                continue;
-            };
-            for it in &pkg.items {
-                let delivered = counts
-                    .iter()
-                    .filter(|d| d.contract_id == k.id && d.kind == it.kind.as_str())
-                    .map(|d| d.n)
-                    .sum::<i64>() as u32;
-                items.push(contract::ItemProgress {
-                    item: it.name.clone(),
-                    kind: it.kind,
-                    promised: it.per_year,
-                    due_by_now: contract::due_by(it.per_year, start, end, today),
-                    delivered,
-                });
-            }
-        }
-        let effective = !items.iter().any(|i| i.behind());
+        let codes: Vec<String> = store::contract_packages(&mut c, k.id)
+            .await?
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect();
+        let delivered = |kind: contract::ServiceKind| {
+            counts
+                .iter()
+                .filter(|d| d.contract_id == k.id && d.kind == kind.as_str())
+                .map(|d| d.n)
+                .sum::<i64>() as u32
+        };
+        let items = contract::progress(&packages, &codes, delivered, start, end, today);
+        let effective = contract::is_effective(&items);
         out.push(ContractProgress {
             contract_id: k.id,
             resident_id: k.resident_id,

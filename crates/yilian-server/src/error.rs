@@ -144,7 +144,8 @@ from_rules!(
     yilian_domain::icd10::Icd10Error,
     yilian_domain::record::RecordError,
     yilian_domain::recognition::RecognitionError,
-    yilian_domain::insurance::InsuranceError
+    yilian_domain::insurance::InsuranceError,
+    yilian_domain::error::ConfigError
 );
 
 impl From<sqlx_error::Error> for ApiError {

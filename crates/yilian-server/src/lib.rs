@@ -8,6 +8,7 @@ pub mod care;
 pub mod error;
 pub mod extract;
 pub mod insurance;
+pub mod monitoring;
 pub mod outbox;
 pub mod recognition;
 pub mod record;

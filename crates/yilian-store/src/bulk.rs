@@ -275,6 +275,45 @@ pub async fn insert_deliveries(
     .await
 }
 
+/// A routine encounter of the generated year for the shared record.
+#[derive(Debug, Clone)]
+pub struct BulkEncounter {
+    pub resident_id: i64,
+    pub institution_id: i64,
+    /// `outpatient`, `emergency`, …
+    pub encounter_type: &'static str,
+    /// Local time `YYYY-MM-DDTHH:MM:SS`, like the other record entries.
+    pub occurred_at: String,
+    /// ICD-10 code of the visit's diagnosis.
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+/// Inserts encounter entries (source `generator`).
+pub async fn insert_encounters(conn: &mut Conn, rows: &[BulkEncounter]) -> Result<(), StoreError> {
+    let now = now_text();
+    insert_rows(
+        conn,
+        "INSERT INTO record_entries (resident_id, institution_id, kind, encounter_type, occurred_at, code, title, source, created_at) VALUES ",
+        rows,
+        BATCH,
+        |e| {
+            vec![
+                e.resident_id.into(),
+                e.institution_id.into(),
+                "encounter".into(),
+                e.encounter_type.into(),
+                e.occurred_at.clone().into(),
+                e.code.into(),
+                e.title.into(),
+                "generator".into(),
+                now.clone().into(),
+            ]
+        },
+    )
+    .await
+}
+
 // ---------------------------------------------------------------- referrals (generator)
 
 /// Referrals per multi-row INSERT: 27 columns × 200 rows.

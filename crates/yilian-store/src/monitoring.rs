@@ -44,7 +44,9 @@ pub async fn encounters(conn: &mut Conn, p: &Period) -> Result<Vec<Fact>, StoreE
     q.bind(p.from.as_str())
         .push(" AND e.occurred_at < ")
         .bind(p.to.as_str())
-        .push(" GROUP BY substr(e.occurred_at, 1, 7), e.institution_id, substr(r.region_code, 1, 9)");
+        .push(
+            " GROUP BY substr(e.occurred_at, 1, 7), e.institution_id, substr(r.region_code, 1, 9)",
+        );
     q.fetch_all(conn).await
 }
 
@@ -135,8 +137,13 @@ pub struct ChronicFact {
 
 pub async fn chronic(conn: &mut Conn, p: &Period) -> Result<Vec<ChronicFact>, StoreError> {
     // Placeholders are positional on SQLite, so each use binds again.
-    let mut q = Sql::new("SELECT e.id AS enrolment_id, e.program, e.enrolled_on, substr(r.region_code, 1, 9) AS township, ");
-    for (what, alias) in [("f.institution_id", "institution_id"), ("f.controlled", "controlled")] {
+    let mut q = Sql::new(
+        "SELECT e.id AS enrolment_id, e.program, e.enrolled_on, substr(r.region_code, 1, 9) AS township, ",
+    );
+    for (what, alias) in [
+        ("f.institution_id", "institution_id"),
+        ("f.controlled", "controlled"),
+    ] {
         if alias == "controlled" {
             q.push("(SELECT CAST(COUNT(*) AS BIGINT) FROM followups f WHERE f.enrolment_id = e.id AND f.date >= ")
                 .bind(p.from.as_str())
@@ -144,11 +151,15 @@ pub async fn chronic(conn: &mut Conn, p: &Period) -> Result<Vec<ChronicFact>, St
                 .bind(p.to.as_str())
                 .push(") AS followups, ");
         }
-        q.push(&format!("(SELECT {what} FROM followups f WHERE f.enrolment_id = e.id AND f.date >= "))
-            .bind(p.from.as_str())
-            .push(" AND f.date < ")
-            .bind(p.to.as_str())
-            .push(&format!(" ORDER BY f.date DESC, f.id DESC LIMIT 1) AS {alias}"));
+        q.push(&format!(
+            "(SELECT {what} FROM followups f WHERE f.enrolment_id = e.id AND f.date >= "
+        ))
+        .bind(p.from.as_str())
+        .push(" AND f.date < ")
+        .bind(p.to.as_str())
+        .push(&format!(
+            " ORDER BY f.date DESC, f.id DESC LIMIT 1) AS {alias}"
+        ));
         if alias == "institution_id" {
             q.push(", ");
         }
@@ -179,7 +190,9 @@ pub async fn populations(
     born_by_65: &str,
     born_after_7: &str,
 ) -> Result<Vec<PopulationFact>, StoreError> {
-    let mut q = Sql::new("SELECT substr(r.region_code, 1, 9) AS township, r.tags AS tags, CASE WHEN r.birth_date <= ");
+    let mut q = Sql::new(
+        "SELECT substr(r.region_code, 1, 9) AS township, r.tags AS tags, CASE WHEN r.birth_date <= ",
+    );
     q.bind(born_by_65)
         .push(" THEN 1 ELSE 0 END AS elderly, CASE WHEN r.birth_date > ")
         .bind(born_after_7)
@@ -278,6 +291,23 @@ pub async fn institutions_in(
     q.fetch_all(conn).await
 }
 
+/// Every region under a prefix (the prefix's own region included), in code
+/// order: a county has a few hundred.
+pub async fn regions_in(
+    conn: &mut Conn,
+    region_prefix: &str,
+) -> Result<Vec<crate::registry::RegionRow>, StoreError> {
+    let mut q = Sql::new(&format!(
+        "SELECT {} FROM regions WHERE code >= ",
+        crate::registry::REGION_COLS
+    ));
+    q.bind(region_prefix)
+        .push(" AND code < ")
+        .bind(format!("{region_prefix}\u{10FFFF}"))
+        .push(" ORDER BY code");
+    q.fetch_all(conn).await
+}
+
 /// A practitioner's facts for the planning indicators, at their main site.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct PractitionerFact {
@@ -351,9 +381,8 @@ pub async fn statistics(
     region_prefix: &str,
     year: i32,
 ) -> Result<Vec<StatisticRow>, StoreError> {
-    let mut q = Sql::new(
-        "SELECT region_code, year, key, value FROM region_statistics WHERE year = ",
-    );
+    let mut q =
+        Sql::new("SELECT region_code, year, key, value FROM region_statistics WHERE year = ");
     q.bind(i64::from(year))
         .push(" AND region_code >= ")
         .bind(region_prefix)
@@ -436,9 +465,11 @@ pub async fn road_nodes(conn: &mut Conn) -> Result<Vec<RoadNodeRow>, StoreError>
 }
 
 pub async fn road_edges(conn: &mut Conn) -> Result<Vec<RoadEdgeRow>, StoreError> {
-    Sql::new("SELECT from_node, to_node, km, minutes, class FROM road_edges ORDER BY from_node, to_node")
-        .fetch_all(conn)
-        .await
+    Sql::new(
+        "SELECT from_node, to_node, km, minutes, class FROM road_edges ORDER BY from_node, to_node",
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Stores (or replaces) a county's boundaries (GeoJSON text).
@@ -475,8 +506,11 @@ pub enum Source {
     RemoteReads,
 }
 
-/// Who a drill-down row concerns and where: enough to open the record.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+/// Who a drill-down row concerns and where: enough for the platform's
+/// clinicians to open the record, never its clinical content — the label is
+/// the encounter type, the referral's state, the test item or the read's
+/// kind (oversight roles do not read health records).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
 pub struct DrillRow {
     pub id: i64,
     pub at: String,
@@ -502,14 +536,14 @@ fn drill_sql(source: Source, f: &DrillFilter, select: &str, tail: &str) -> Sql {
             "record_entries x",
             "x.occurred_at",
             "x.institution_id",
-            "x.title",
+            "COALESCE(x.encounter_type, '')",
             "x.kind = 'encounter'".into(),
         ),
         Source::Referrals(d) => (
             "referrals x",
             "x.submitted_at",
             "x.from_institution_id",
-            "x.diagnosis",
+            "x.state",
             format!("x.direction = '{}'", sanitize(d)),
         ),
         Source::TestOrders(o) => (
@@ -524,7 +558,7 @@ fn drill_sql(source: Source, f: &DrillFilter, select: &str, tail: &str) -> Sql {
             "remote_requests x",
             "x.requested_at",
             "x.from_institution_id",
-            "x.question",
+            "x.kind",
             "x.state = 'signed' AND x.signed_at IS NOT NULL".into(),
         ),
     };
@@ -554,7 +588,9 @@ fn drill_sql(source: Source, f: &DrillFilter, select: &str, tail: &str) -> Sql {
 /// Codes in drill-down conditions come from the fixed [`Source`] variants;
 /// this keeps them to identifier characters regardless.
 fn sanitize(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
 }
 
 fn in_list(q: &mut Sql, vals: impl Iterator<Item = Val>) {
@@ -573,7 +609,11 @@ fn in_list(q: &mut Sql, vals: impl Iterator<Item = Val>) {
 }
 
 /// How many records lie behind the figure (equals the figure).
-pub async fn drill_count(conn: &mut Conn, source: Source, f: &DrillFilter) -> Result<i64, StoreError> {
+pub async fn drill_count(
+    conn: &mut Conn,
+    source: Source,
+    f: &DrillFilter,
+) -> Result<i64, StoreError> {
     drill_sql(source, f, "COUNT(*)", "").scalar_i64(conn).await
 }
 

@@ -59,7 +59,7 @@ pub struct RegionData {
     pub population: Option<i64>,
 }
 
-const REGION_COLS: &str =
+pub(crate) const REGION_COLS: &str =
     "code, name, level, parent_code, lon, lat, population, version, updated_at";
 
 pub async fn insert_region(conn: &mut Conn, r: &RegionData) -> Result<RegionRow, StoreError> {

@@ -116,6 +116,16 @@ pub enum RoadClass {
 }
 
 impl RoadClass {
+    /// The stored code (`county_road`, `township_road`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoadClass::CountyRoad => "county_road",
+            RoadClass::TownshipRoad => "township_road",
+            RoadClass::VillageRoad => "village_road",
+            RoadClass::MountainRoad => "mountain_road",
+        }
+    }
+
     pub fn speed_kmh(self) -> f64 {
         match self {
             RoadClass::CountyRoad => 60.0,

@@ -21,6 +21,7 @@ use crate::state::AppState;
 
 pub mod care;
 pub mod insurance;
+pub mod monitoring;
 pub mod recognition;
 pub mod records;
 pub mod referrals;
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .merge(remote::router())
         .merge(insurance::router())
         .merge(surveillance::router())
+        .merge(monitoring::router())
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let doc = std::sync::Arc::new(doc);

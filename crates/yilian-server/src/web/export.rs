@@ -14,6 +14,8 @@ pub enum Cell {
     Int(i64),
     /// Fen, exported as yuan.
     Money(i64),
+    /// A measured value (an indicator, a rate); empty when there is none.
+    Real(Option<f64>),
 }
 
 /// A titled table.
@@ -48,6 +50,7 @@ fn text(c: &Cell) -> String {
         Cell::Text(s) => s.clone(),
         Cell::Int(n) => n.to_string(),
         Cell::Money(f) => yilian_domain::money::yuan(*f),
+        Cell::Real(v) => v.map(|v| format!("{v:.2}")).unwrap_or_default(),
     }
 }
 
@@ -92,6 +95,8 @@ pub fn xlsx_bytes(t: &Table) -> Result<Vec<u8>, ApiError> {
                 Cell::Money(f) => sheet
                     .write_number_with_format(r, c, *f as f64 / 100.0, &money)
                     .map(|_| ()),
+                Cell::Real(Some(v)) => sheet.write_number_with_format(r, c, *v, &money).map(|_| ()),
+                Cell::Real(None) => Ok(()),
             }
             .map_err(fail)?;
         }

@@ -20,7 +20,8 @@ use yilian_store::Paging;
 
 use super::export::{Cell, Format, Table, download};
 use super::{
-    Fields, NavItem, WebAuth, WebError, WebResult, base, check_csrf, render, see_other, with,
+    Fields, NavItem, WebAuth, WebError, WebResult, base, check_csrf, render, safe_json, see_other,
+    with,
 };
 use crate::api::insurance::ClaimQuery;
 use crate::error::ApiError;
@@ -105,11 +106,6 @@ fn burn(p: &Position) -> serde_json::Value {
 /// Fen as 万元 with two decimals, for the dashboard's headline figures.
 fn wan(fen: i64) -> String {
     format!("{:.2}", fen as f64 / 1_000_000.0)
-}
-
-fn safe_json(v: &serde_json::Value) -> Value {
-    // Safe inside a <script> element: no `</script>` can close it early.
-    Value::from_safe_string(v.to_string().replace('<', "\\u003c"))
 }
 
 async fn dashboard(

@@ -5,6 +5,7 @@
 mod care;
 pub(crate) mod export;
 mod insurance;
+mod monitoring;
 mod recognition;
 mod record;
 mod referral;
@@ -125,6 +126,7 @@ pub fn templates() -> &'static Environment<'static> {
         .chain(remote::TEMPLATES)
         .chain(insurance::TEMPLATES)
         .chain(surveillance::TEMPLATES)
+        .chain(monitoring::TEMPLATES)
         {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -255,6 +257,7 @@ fn nav_for(role: Role) -> Vec<NavItem> {
     v.extend(remote::nav(role));
     v.extend(insurance::nav(role));
     v.extend(surveillance::nav(role));
+    v.extend(monitoring::nav(role));
     v.push(NavItem {
         href: "/institutions",
         label: "医疗机构",
@@ -372,6 +375,7 @@ pub fn router() -> Router<AppState> {
         .merge(remote::router())
         .merge(insurance::router())
         .merge(surveillance::router())
+        .merge(monitoring::router())
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {
@@ -838,4 +842,10 @@ async fn mpi_merge(
     };
     service::merge(&s.store, &auth.principal, &req).await?;
     Ok(Redirect::to("/mpi").into_response())
+}
+
+/// JSON for a page's `<script>` (chart data): safe inside the element, no
+/// `</script>` can close it early.
+pub(super) fn safe_json(v: &serde_json::Value) -> Value {
+    Value::from_safe_string(v.to_string().replace('<', "\\u003c"))
 }

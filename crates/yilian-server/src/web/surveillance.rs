@@ -17,7 +17,9 @@ use yilian_domain::surveillance::SignalState;
 use yilian_store::Paging;
 use yilian_store::surveillance::SignalFilter;
 
-use super::{Fields, NavItem, WebAuth, WebResult, base, check_csrf, render, see_other, with};
+use super::{
+    Fields, NavItem, WebAuth, WebResult, base, check_csrf, render, safe_json, see_other, with,
+};
 use crate::error::ApiError;
 use crate::extract::{Form, Path};
 use crate::state::AppState;
@@ -53,10 +55,6 @@ pub(super) fn nav(role: Role) -> Option<NavItem> {
         href: "/surveillance",
         label: "监测预警",
     })
-}
-
-fn safe_json(v: &serde_json::Value) -> Value {
-    Value::from_safe_string(v.to_string().replace('<', "\\u003c"))
 }
 
 fn signal_view(s: &yilian_store::surveillance::SignalRow) -> Value {

@@ -1,0 +1,1241 @@
+//! 监测评估 — the monitoring service: planning indicators against a plan
+//! file (from the registries), tiered-care indicators (from recorded
+//! activity) per county, consortium, institution and month, consortium
+//! performance scorecards with ranking, accessibility on the road network,
+//! and the drill-down from a figure to the records behind it.
+//!
+//! The rules and formulas are the domain's (`yilian_domain::plan`,
+//! `yilian_domain::monitoring`, `yilian_analytics::access`); this module
+//! loads what they read, once per request, and assembles scopes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+use utoipa::ToSchema;
+use yilian_analytics::access::{RoadGraph, coverage, travel_times, two_step_fca};
+use yilian_domain::access::{Action, Principal, ResidentScope, resident_scope};
+use yilian_domain::contract;
+use yilian_domain::error::ConfigError;
+use yilian_domain::monitoring::{
+    IndicatorRef, KeyPopulationCount, Scorecard, TieredCounts, TieredIndicator, rank, score,
+};
+use yilian_domain::plan::{
+    self, InstitutionFacts, Measure, Plan, PlanIndicatorCode, PractitionerFacts, Snapshot,
+    Statistics, Status,
+};
+use yilian_domain::registry::{InstitutionKind, Profession};
+use yilian_domain::resident::{KeyPopulation, decode_tags};
+use yilian_store::monitoring::{self as store, DrillFilter, DrillRow, Period, Source};
+use yilian_store::registry::{self, InstitutionRow};
+use yilian_store::{Paging, Store};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The plans shipped in `config/plans/` (seed 002 Table 1, both versions).
+pub const SHIPPED_PLANS: [(&str, &str); 2] = [
+    (
+        "config/plans/seed002-a.toml",
+        include_str!("../../../config/plans/seed002-a.toml"),
+    ),
+    (
+        "config/plans/seed002-b.toml",
+        include_str!("../../../config/plans/seed002-b.toml"),
+    ),
+];
+
+/// The shipped scorecard (`config/scorecard.toml`).
+pub const SHIPPED_SCORECARD: (&str, &str) = (
+    "config/scorecard.toml",
+    include_str!("../../../config/scorecard.toml"),
+);
+
+/// The shipped plans, parsed.
+pub fn shipped_plans() -> Result<Vec<Plan>, ConfigError> {
+    SHIPPED_PLANS
+        .iter()
+        .map(|(file, text)| Plan::from_toml(file, text))
+        .collect()
+}
+
+/// The scorecard in force: `YILIAN_SCORECARD` (a file) or the shipped one.
+pub fn load_scorecard() -> Result<Scorecard, ConfigError> {
+    match std::env::var("YILIAN_SCORECARD") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(
+                    "invalid_scorecard",
+                    &path,
+                    None,
+                    "file",
+                    format!("无法读取：{e}"),
+                    format!("cannot read: {e}"),
+                )
+            })?;
+            Scorecard::from_toml(&path, &text)
+        }
+        Err(_) => Scorecard::from_toml(SHIPPED_SCORECARD.0, SHIPPED_SCORECARD.1),
+    }
+}
+
+fn require(p: &Principal, action: Action) -> ApiResult<()> {
+    if yilian_domain::access::allowed(p.role, action) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// The region a caller may monitor (empty: everything).
+pub fn area(p: &Principal) -> ApiResult<String> {
+    require(p, Action::ReadMonitoring)?;
+    match resident_scope(p) {
+        ResidentScope::All => Ok(String::new()),
+        ResidentScope::Area { prefix, .. } => Ok(prefix),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
+/// The county a monitoring request is about: the caller's own county, or
+/// the first county under their area.
+pub async fn county_of(store: &Store, area: &str) -> ApiResult<String> {
+    if area.len() >= 6 {
+        return Ok(area[..6].to_string());
+    }
+    let mut c = store.read().await?;
+    store::regions_in(&mut c, area)
+        .await?
+        .into_iter()
+        .find(|r| r.level == "county")
+        .map(|r| r.code)
+        .ok_or_else(|| ApiError::not_found("county"))
+}
+
+fn year_period(year: i32, at: NaiveDate) -> Period {
+    let end = NaiveDate::from_ymd_opt(year + 1, 1, 1).unwrap_or(at);
+    Period {
+        from: format!("{year:04}-01-01"),
+        to: end.min(at.succ_opt().unwrap_or(at)).to_string(),
+    }
+}
+
+// ------------------------------------------------------------------ plan
+
+/// One planning indicator evaluated on a date.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlanRow {
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub definition: String,
+    pub nature: String,
+    pub nature_zh: String,
+    pub direction: String,
+    pub baseline_year: Option<i32>,
+    pub baseline: Option<f64>,
+    pub target_year: i32,
+    pub target: Option<f64>,
+    pub actual: Option<f64>,
+    pub numerator: f64,
+    pub denominator: f64,
+    pub status: String,
+    pub status_zh: String,
+    pub alarm: bool,
+}
+
+/// A plan evaluated for a county on a date.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlanReport {
+    pub plan: String,
+    pub region_code: String,
+    pub at: String,
+    pub population: i64,
+    pub rows: Vec<PlanRow>,
+    pub alarms: usize,
+}
+
+/// The registry snapshot of a region: its institutions, their main-site
+/// practitioners, its population and the statistics of `year` (falling
+/// back to the year before when this year's are not in yet).
+pub async fn snapshot(store: &Store, region: &str, year: i32) -> ApiResult<Snapshot> {
+    let mut c = store.read().await?;
+    let population = registry::get_region(&mut c, region)
+        .await?
+        .and_then(|r| r.population)
+        .unwrap_or(0);
+    let institutions = store::institutions_in(&mut c, region)
+        .await?
+        .iter()
+        .filter_map(facts_of)
+        .collect();
+    let practitioners = store::practitioners_in(&mut c, region)
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            Some(PractitionerFacts {
+                id: p.id,
+                main_institution_id: p.institution_id,
+                profession: Profession::parse(&p.profession)?,
+                is_gp: p.is_gp != 0,
+                is_tcm: p.is_tcm != 0,
+            })
+        })
+        .collect();
+    let mut stats = store::statistics(&mut c, region, year).await?;
+    if stats.is_empty() {
+        stats = store::statistics(&mut c, region, year - 1).await?;
+    }
+    let mut childcare = 0.0;
+    let mut county_pairs = Vec::new();
+    for s in stats {
+        if s.key == "childcare_places" {
+            childcare += s.value;
+        } else if s.region_code == region {
+            county_pairs.push((s.key, s.value));
+        }
+    }
+    county_pairs.push(("childcare_places".into(), childcare));
+    let statistics = Statistics::from_pairs(&county_pairs)?;
+    Ok(Snapshot {
+        region_code: region.to_string(),
+        population,
+        institutions,
+        practitioners,
+        statistics,
+    })
+}
+
+fn facts_of(r: &InstitutionRow) -> Option<InstitutionFacts> {
+    Some(InstitutionFacts {
+        id: r.id,
+        code: r.code.clone(),
+        name: r.name.clone(),
+        kind: InstitutionKind::parse(&r.kind)?,
+        grade: r
+            .grade
+            .as_deref()
+            .and_then(yilian_domain::registry::Grade::parse),
+        ownership: yilian_domain::registry::Ownership::parse(&r.ownership)?,
+        region_code: r.region_code.clone(),
+        beds: r
+            .beds
+            .0
+            .iter()
+            .filter_map(|(k, v)| Some((yilian_domain::registry::BedType::parse(k)?, *v)))
+            .collect(),
+        staff: r
+            .staff
+            .0
+            .iter()
+            .filter_map(|(k, v)| Some((Profession::parse(k)?, *v)))
+            .collect(),
+        services: r
+            .services
+            .0
+            .iter()
+            .filter_map(|s| yilian_domain::registry::Service::parse(s))
+            .collect(),
+    })
+}
+
+/// Evaluates `plan` for the county on `at`: each indicator's actual value,
+/// its status against the straight path to the target, and the alarms for
+/// binding (约束性) targets behind or missed.
+pub fn evaluate_plan(plan: &Plan, snap: &Snapshot, at: NaiveDate) -> PlanReport {
+    let measures: HashMap<PlanIndicatorCode, Measure> = plan
+        .indicators
+        .iter()
+        .map(|i| (i.code, plan::compute(i.code, snap)))
+        .collect();
+    let value_of = |code: PlanIndicatorCode| {
+        measures
+            .get(&code)
+            .cloned()
+            .unwrap_or_else(|| plan::compute(code, snap))
+            .value
+    };
+    let rows: Vec<PlanRow> = plan
+        .indicators
+        .iter()
+        .map(|ind| {
+            let m = &measures[&ind.code];
+            let tracked = match ind.target {
+                plan::Target::Tracks { code, .. } => value_of(code),
+                plan::Target::Value(_) => None,
+            };
+            let status = plan::status(ind, m.value, tracked, at);
+            PlanRow {
+                code: ind.code.as_str().into(),
+                name: ind.name.clone(),
+                unit: ind.code.unit().label_zh().into(),
+                definition: ind.code.definition_zh().into(),
+                nature: ind.nature.as_str().into(),
+                nature_zh: ind.nature.label_zh().into(),
+                direction: ind.direction.label_zh().into(),
+                baseline_year: Some(ind.baseline_year),
+                baseline: ind.baseline,
+                target_year: ind.target_year,
+                target: ind.target_value(tracked),
+                actual: m.value,
+                numerator: m.numerator,
+                denominator: m.denominator,
+                status: status.as_str().into(),
+                status_zh: status.label_zh().into(),
+                alarm: plan::alarm(ind, status),
+            }
+        })
+        .collect();
+    PlanReport {
+        plan: plan.name.clone(),
+        region_code: snap.region_code.clone(),
+        at: at.to_string(),
+        population: snap.population,
+        alarms: rows.iter().filter(|r| r.alarm).count(),
+        rows,
+    }
+}
+
+/// The plan report for the caller's county.
+pub async fn plan_report(
+    store: &Store,
+    p: &Principal,
+    plan: &Plan,
+    at: NaiveDate,
+) -> ApiResult<PlanReport> {
+    let county = county_of(store, &area(p)?).await?;
+    let snap = snapshot(store, &county, at.year()).await?;
+    Ok(evaluate_plan(plan, &snap, at))
+}
+
+/// The institutions behind one planning figure (the measure's parts).
+pub async fn plan_drill(
+    store: &Store,
+    p: &Principal,
+    code: &str,
+    at: NaiveDate,
+) -> ApiResult<(PlanIndicatorCode, Measure)> {
+    let code = PlanIndicatorCode::parse_field("code", code)?;
+    let county = county_of(store, &area(p)?).await?;
+    let snap = snapshot(store, &county, at.year()).await?;
+    Ok((code, plan::compute(code, &snap)))
+}
+
+// ---------------------------------------------------------------- tiered
+
+/// What the tiered-care indicators read for one year up to a date.
+#[derive(Debug)]
+pub struct Facts {
+    pub period: Period,
+    pub at: NaiveDate,
+    institutions: HashMap<i64, InstitutionRow>,
+    encounters: Vec<store::Fact>,
+    up: Vec<store::Fact>,
+    down: Vec<store::Fact>,
+    orders: Vec<store::OrderFact>,
+    reads: Vec<store::ReadFact>,
+    chronic: Vec<store::ChronicFact>,
+    populations: Vec<store::PopulationFact>,
+    contracts: Vec<(store::ContractFact, bool)>,
+    fund: Vec<store::FundFact>,
+    capitation: Vec<crate::insurance::Position>,
+}
+
+/// A scope: the institutions whose activity counts, and the townships
+/// whose residents count.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScopeDef {
+    /// `county`, `consortium` or `institution`.
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub institutions: BTreeSet<i64>,
+    #[serde(skip)]
+    pub townships: BTreeSet<String>,
+    #[serde(skip)]
+    pub consortium_id: Option<i64>,
+}
+
+pub async fn facts(
+    store: &Store,
+    p: &Principal,
+    county: &str,
+    year: i32,
+    at: NaiveDate,
+) -> ApiResult<Facts> {
+    let period = year_period(year, at);
+    let mut c = store.read().await?;
+    let institutions = store::institutions_in(&mut c, "")
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let encounters = store::encounters(&mut c, &period).await?;
+    let up = store::referrals(&mut c, &period, "up").await?;
+    let down = store::referrals(&mut c, &period, "down").await?;
+    let orders = store::test_orders(&mut c, &period).await?;
+    let reads = store::remote_reads(&mut c, &period).await?;
+    let chronic = store::chronic(&mut c, &period).await?;
+    let day = |years: i32| {
+        NaiveDate::from_ymd_opt(at.year() - years, at.month(), at.day().min(28))
+            .unwrap_or(at)
+            .to_string()
+    };
+    let populations = store::populations(&mut c, county, &day(65), &day(7)).await?;
+    let packages = yilian_store::care::packages_in_force(&mut c, &at.to_string()).await?;
+    let mut codes: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, code) in store::active_contract_packages(&mut c).await? {
+        codes.entry(id).or_default().push(code);
+    }
+    let mut delivered: HashMap<(i64, String), u32> = HashMap::new();
+    for (id, kind, n) in store::active_deliveries(&mut c).await? {
+        delivered.insert((id, kind), n as u32);
+    }
+    let contracts = store::active_contracts(&mut c)
+        .await?
+        .into_iter()
+        .map(|k| {
+            let effective = match (
+                k.start_date.parse::<NaiveDate>(),
+                k.end_date.parse::<NaiveDate>(),
+            ) {
+                (Ok(start), Ok(end)) => {
+                    let items = contract::progress(
+                        &packages,
+                        codes.get(&k.id).map(Vec::as_slice).unwrap_or(&[]),
+                        |kind| {
+                            delivered
+                                .get(&(k.id, kind.as_str().to_string()))
+                                .copied()
+                                .unwrap_or(0)
+                        },
+                        start,
+                        end,
+                        at,
+                    );
+                    contract::is_effective(&items)
+                }
+                _ => false,
+            };
+            (k, effective)
+        })
+        .collect();
+    let fund = store::fund(&mut c, &period).await?;
+    drop(c);
+    let capitation = crate::insurance::positions(store, p, year, at).await?;
+    Ok(Facts {
+        period,
+        at,
+        institutions,
+        encounters,
+        up,
+        down,
+        orders,
+        reads,
+        chronic,
+        populations,
+        contracts,
+        fund,
+        capitation,
+    })
+}
+
+impl Facts {
+    fn is_primary(&self, institution_id: i64) -> bool {
+        self.institutions
+            .get(&institution_id)
+            .and_then(|i| InstitutionKind::parse(&i.kind))
+            .is_some_and(InstitutionKind::is_primary)
+    }
+
+    fn region_of(&self, institution_id: i64) -> &str {
+        self.institutions
+            .get(&institution_id)
+            .map_or("", |i| i.region_code.as_str())
+    }
+
+    /// The scopes of a county: the county, each county consortium
+    /// (lead and members; the townships of its primary members), each
+    /// institution in the county (a township or community center's township
+    /// is its catchment).
+    pub async fn scopes(&self, store: &Store, county: &str) -> ApiResult<Vec<ScopeDef>> {
+        let mut c = store.read().await?;
+        let mut out = Vec::new();
+        let in_county: BTreeSet<i64> = self
+            .institutions
+            .values()
+            .filter(|i| i.region_code.starts_with(county))
+            .map(|i| i.id)
+            .collect();
+        let townships: BTreeSet<String> = store::regions_in(&mut c, county)
+            .await?
+            .into_iter()
+            .filter(|r| r.level == "township")
+            .map(|r| r.code)
+            .collect();
+        let name = registry::get_region(&mut c, county)
+            .await?
+            .map_or_else(|| county.to_string(), |r| r.name);
+        out.push(ScopeDef {
+            kind: "county".into(),
+            id: county.into(),
+            name,
+            institutions: in_county.clone(),
+            townships: townships.clone(),
+            consortium_id: None,
+        });
+        let consortia = registry::list_consortia(
+            &mut c,
+            &registry::ConsortiumFilter {
+                kind: Some("county_consortium".into()),
+                within: Some(county.into()),
+                ..Default::default()
+            },
+            Paging::new(Some(500), None),
+        )
+        .await?;
+        for k in consortia.items {
+            let mut ids: BTreeSet<i64> = registry::members(&mut c, k.id)
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect();
+            ids.insert(k.lead_institution_id);
+            let ts = ids
+                .iter()
+                .filter(|id| self.is_primary(**id))
+                .map(|id| self.region_of(*id))
+                .filter(|r| r.len() >= 9)
+                .map(|r| r[..9].to_string())
+                .collect();
+            out.push(ScopeDef {
+                kind: "consortium".into(),
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                institutions: ids,
+                townships: ts,
+                consortium_id: Some(k.id),
+            });
+        }
+        let mut insts: Vec<&InstitutionRow> = in_county
+            .iter()
+            .filter_map(|id| self.institutions.get(id))
+            .filter(|i| i.kind != "cdc" && i.kind != "village_clinic")
+            .collect();
+        insts.sort_by(|a, b| a.region_code.cmp(&b.region_code).then(a.id.cmp(&b.id)));
+        for i in insts {
+            let center = matches!(
+                i.kind.as_str(),
+                "township_health_center" | "community_health_center"
+            );
+            out.push(ScopeDef {
+                kind: "institution".into(),
+                id: i.id.to_string(),
+                name: i.name.clone(),
+                institutions: BTreeSet::from([i.id]),
+                townships: if center && i.region_code.len() >= 9 {
+                    BTreeSet::from([i.region_code[..9].to_string()])
+                } else {
+                    BTreeSet::new()
+                },
+                consortium_id: None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The counts of a scope, for the whole period or one month (`YYYY-MM`;
+    /// stock figures — contracts, chronic care, populations, capitation —
+    /// are as they stand at the period's end either way).
+    pub fn counts(&self, s: &ScopeDef, month: Option<&str>) -> TieredCounts {
+        let in_month = |m: &str| month.is_none_or(|x| x == m);
+        let at_inst = |i: Option<i64>| i.is_some_and(|i| s.institutions.contains(&i));
+        let of_town = |t: &Option<String>| t.as_ref().is_some_and(|t| s.townships.contains(t));
+        let mut k = TieredCounts::default();
+        for f in self.encounters.iter().filter(|f| in_month(&f.month)) {
+            if at_inst(f.institution_id) {
+                k.visits += f.n;
+                if f.institution_id.is_some_and(|i| self.is_primary(i)) {
+                    k.visits_primary += f.n;
+                }
+            }
+            if of_town(&f.township) {
+                k.resident_visits += f.n;
+                let county = f.township.as_deref().map_or("", |t| &t[..6.min(t.len())]);
+                if f.institution_id
+                    .is_some_and(|i| !county.is_empty() && self.region_of(i).starts_with(county))
+                {
+                    k.resident_visits_in_county += f.n;
+                }
+            }
+        }
+        let sum = |v: &[store::Fact]| {
+            v.iter()
+                .filter(|f| in_month(&f.month) && at_inst(f.institution_id))
+                .map(|f| f.n)
+                .sum::<i64>()
+        };
+        k.referrals_up = sum(&self.up);
+        k.referrals_down = sum(&self.down);
+        for o in self
+            .orders
+            .iter()
+            .filter(|o| in_month(&o.month) && at_inst(o.institution_id))
+        {
+            k.recognition_orders += o.n;
+            if o.outcome == "recognized" {
+                k.recognitions += o.n;
+                k.recognition_saved_fen += o.saved_fen;
+            }
+        }
+        let mut turnaround = Vec::new();
+        for r in self
+            .reads
+            .iter()
+            .filter(|r| in_month(&r.month) && at_inst(r.institution_id))
+        {
+            k.remote_reads += 1;
+            if r.signed_at <= r.due_at {
+                k.remote_reads_on_time += 1;
+            }
+            if let Some(m) = minutes_between(&r.requested_at, &r.signed_at) {
+                turnaround.push(m);
+            }
+        }
+        k.remote_turnaround_median_min = median(&mut turnaround);
+        // Stock figures: residents of the scope's townships.
+        let mut pops: BTreeMap<KeyPopulation, (i64, i64)> = BTreeMap::new();
+        for f in self
+            .populations
+            .iter()
+            .filter(|f| s.townships.contains(&f.township))
+        {
+            let mut tags = decode_tags(&f.tags);
+            if f.elderly != 0 {
+                tags.push(KeyPopulation::Elderly65);
+            }
+            if f.child != 0 {
+                tags.push(KeyPopulation::Child0To6);
+            }
+            for t in tags {
+                let e = pops.entry(t).or_default();
+                e.0 += f.n;
+                e.1 += f.n * f.contracted;
+            }
+        }
+        k.key_populations = pops
+            .into_iter()
+            .map(|(population, (people, contracted))| KeyPopulationCount {
+                population,
+                people,
+                contracted,
+            })
+            .collect();
+        for (c, effective) in self
+            .contracts
+            .iter()
+            .filter(|(c, _)| s.townships.contains(&c.township))
+        {
+            let _ = c;
+            k.contracts_active += 1;
+            k.contracts_effective += i64::from(*effective);
+        }
+        for e in self.chronic.iter().filter(|e| of_town(&e.township)) {
+            let managed_days = e
+                .enrolled_on
+                .parse::<NaiveDate>()
+                .ok()
+                .and_then(|d| {
+                    let from = self.period.from.parse::<NaiveDate>().ok()?;
+                    Some((self.at - d.max(from)).num_days() + 1)
+                })
+                .unwrap_or(0);
+            let standardized = yilian_domain::chronic::standardized_management(
+                e.followups.max(0) as u32,
+                managed_days,
+            );
+            let controlled = e.controlled == Some(1);
+            let (n, std, ctl) = match e.program.as_str() {
+                "hypertension" => (
+                    &mut k.htn_patients,
+                    &mut k.htn_standardized,
+                    &mut k.htn_controlled,
+                ),
+                _ => (
+                    &mut k.dm_patients,
+                    &mut k.dm_standardized,
+                    &mut k.dm_controlled,
+                ),
+            };
+            *n += 1;
+            *std += i64::from(standardized);
+            *ctl += i64::from(controlled);
+        }
+        for f in self
+            .fund
+            .iter()
+            .filter(|f| in_month(&f.month) && of_town(&f.township))
+        {
+            k.fund_total_fen += f.fund_fen;
+            if f.in_county != 0 {
+                k.fund_in_county_fen += f.fund_fen;
+            }
+        }
+        let positions = self.capitation.iter().filter(|pos| match s.kind.as_str() {
+            "consortium" => s.consortium_id == Some(pos.consortium_id),
+            "county" => true,
+            _ => false,
+        });
+        for pos in positions {
+            k.capitation_budget_fen += pos.budget_fen;
+            k.capitation_spent_fen += pos.forecast.spent_fen;
+            k.capitation_forecast_fen += pos.forecast.projected_fen;
+        }
+        k
+    }
+
+    /// The months of the period (`YYYY-MM`), in order.
+    pub fn months(&self) -> Vec<String> {
+        let y = &self.period.from[..4];
+        (1..=12)
+            .map(|m| format!("{y}-{m:02}"))
+            .filter(|m| m.as_str() < self.period.to.as_str())
+            .collect()
+    }
+}
+
+fn minutes_between(from: &str, to: &str) -> Option<f64> {
+    let a = chrono::DateTime::parse_from_rfc3339(from).ok()?;
+    let b = chrono::DateTime::parse_from_rfc3339(to).ok()?;
+    Some((b - a).num_seconds() as f64 / 60.0)
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// One scope's indicator values.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TieredRow {
+    pub scope: ScopeDef,
+    #[schema(value_type = Object)]
+    pub counts: TieredCounts,
+    /// (indicator code, value) in catalogue order; `None`: no denominator.
+    pub values: Vec<(String, Option<f64>)>,
+}
+
+/// The tiered-care report: every scope for the period, and the county by
+/// month.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TieredReport {
+    pub county: String,
+    pub from: String,
+    pub to: String,
+    pub rows: Vec<TieredRow>,
+    /// (`YYYY-MM`, the county's counts that month).
+    #[schema(value_type = Vec<Object>)]
+    pub months: Vec<(String, TieredCounts)>,
+}
+
+fn row_of(scope: ScopeDef, counts: TieredCounts) -> TieredRow {
+    let values = TieredIndicator::ALL
+        .iter()
+        .map(|i| {
+            (
+                i.as_str().to_string(),
+                yilian_domain::monitoring::value(*i, &counts),
+            )
+        })
+        .collect();
+    TieredRow {
+        scope,
+        counts,
+        values,
+    }
+}
+
+pub async fn tiered(
+    store: &Store,
+    p: &Principal,
+    year: i32,
+    at: NaiveDate,
+) -> ApiResult<TieredReport> {
+    let county = county_of(store, &area(p)?).await?;
+    let f = facts(store, p, &county, year, at).await?;
+    let scopes = f.scopes(store, &county).await?;
+    let months = f
+        .months()
+        .into_iter()
+        .map(|m| {
+            let k = f.counts(&scopes[0], Some(&m));
+            (m, k)
+        })
+        .collect();
+    let rows = scopes
+        .into_iter()
+        .map(|s| {
+            let k = f.counts(&s, None);
+            row_of(s, k)
+        })
+        .collect();
+    Ok(TieredReport {
+        county,
+        from: f.period.from.clone(),
+        to: f.period.to.clone(),
+        rows,
+        months,
+    })
+}
+
+// ------------------------------------------------------------- scorecards
+
+/// One entity's score sheet and rank.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Scored {
+    pub scope: ScopeDef,
+    pub total: f64,
+    pub rank: u32,
+    #[schema(value_type = Object)]
+    pub sheet: yilian_domain::monitoring::ScoreSheet,
+}
+
+/// 绩效考核 — the scorecard applied to every consortium and every
+/// institution of the county for `year`, ranked within each kind.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Evaluation {
+    pub scorecard: String,
+    pub county: String,
+    pub year: i32,
+    pub consortia: Vec<Scored>,
+    pub institutions: Vec<Scored>,
+}
+
+pub async fn evaluate(
+    store: &Store,
+    p: &Principal,
+    year: i32,
+    at: NaiveDate,
+) -> ApiResult<Evaluation> {
+    let card = load_scorecard()?;
+    let county = county_of(store, &area(p)?).await?;
+    let at = at.min(NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(at));
+    let f = facts(store, p, &county, year, at).await?;
+    let snap = snapshot(store, &county, year).await?;
+    let mut c = store.read().await?;
+    let mut town_pop: HashMap<String, i64> = HashMap::new();
+    for r in store::regions_in(&mut c, &county)
+        .await?
+        .into_iter()
+        .filter(|r| r.level == "township")
+    {
+        town_pop.insert(r.code.clone(), r.population.unwrap_or(0));
+    }
+    drop(c);
+    let scopes = f.scopes(store, &county).await?;
+    let mut consortia = Vec::new();
+    let mut institutions = Vec::new();
+    for s in scopes.into_iter().filter(|s| s.kind != "county") {
+        let counts = f.counts(&s, None);
+        let sub = Snapshot {
+            region_code: snap.region_code.clone(),
+            population: s.townships.iter().filter_map(|t| town_pop.get(t)).sum(),
+            institutions: snap
+                .institutions
+                .iter()
+                .filter(|i| s.institutions.contains(&i.id))
+                .cloned()
+                .collect(),
+            practitioners: snap
+                .practitioners
+                .iter()
+                .filter(|p| s.institutions.contains(&p.main_institution_id))
+                .cloned()
+                .collect(),
+            statistics: snap.statistics.clone(),
+        };
+        let sheet = score(&card, &|r| match r {
+            IndicatorRef::Tiered(t) => yilian_domain::monitoring::value(*t, &counts),
+            IndicatorRef::Plan(code) => {
+                PlanIndicatorCode::parse(code).and_then(|code| plan::compute(code, &sub).value)
+            }
+        });
+        let scored = Scored {
+            total: sheet.total,
+            rank: 0,
+            scope: s,
+            sheet,
+        };
+        if scored.scope.kind == "consortium" {
+            consortia.push(scored);
+        } else {
+            institutions.push(scored);
+        }
+    }
+    for list in [&mut consortia, &mut institutions] {
+        let ranks = rank(
+            &list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.total))
+                .collect::<Vec<_>>(),
+        );
+        for (i, _, r) in ranks {
+            list[i].rank = r;
+        }
+        list.sort_by_key(|s| s.rank);
+    }
+    Ok(Evaluation {
+        scorecard: card.name.clone(),
+        county,
+        year,
+        consortia,
+        institutions,
+    })
+}
+
+// -------------------------------------------------------------- drill-down
+
+/// A tiered figure's drill-down: which records and how many.
+pub fn drill_source(indicator: &str, part: &str) -> Option<Source> {
+    Some(match (indicator, part) {
+        ("visits", _) | ("primary_visit_share", _) | ("in_county_rate", _) => Source::Encounters,
+        ("referrals_up", _) | ("down_up_ratio", "up") => Source::Referrals("up"),
+        ("referrals_down", _) | ("down_up_ratio", _) => Source::Referrals("down"),
+        ("recognitions", _) | ("recognition_saved", _) => Source::TestOrders(Some("recognized")),
+        ("recognition_rate", "denominator") => Source::TestOrders(None),
+        ("recognition_rate", _) => Source::TestOrders(Some("recognized")),
+        ("remote_reads", _) | ("remote_turnaround_median", _) | ("remote_on_time_rate", _) => {
+            Source::RemoteReads
+        }
+        _ => return None,
+    })
+}
+
+/// The records behind a figure of one scope, a page at a time, and their
+/// total (which equals the figure).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Drill {
+    pub total: i64,
+    pub rows: Vec<DrillRow>,
+}
+
+/// Whether the figure counts where care happened (institution side) or
+/// whose it was (resident side).
+fn resident_side(indicator: &str, part: &str) -> bool {
+    indicator == "in_county_rate" && part == "denominator"
+}
+
+pub async fn drill(
+    store: &Store,
+    p: &Principal,
+    scope: &ScopeDef,
+    indicator: &str,
+    part: &str,
+    period: Period,
+    limit: i64,
+    offset: i64,
+) -> ApiResult<Drill> {
+    area(p)?;
+    let source = drill_source(indicator, part).ok_or_else(|| {
+        ApiError::invalid(
+            "indicator",
+            "该指标没有可下钻的记录",
+            "this indicator has no records to drill into",
+        )
+    })?;
+    let filter = if resident_side(indicator, part) {
+        DrillFilter {
+            period,
+            institutions: None,
+            townships: Some(scope.townships.iter().cloned().collect()),
+        }
+    } else {
+        DrillFilter {
+            period,
+            institutions: Some(scope.institutions.iter().copied().collect()),
+            townships: None,
+        }
+    };
+    let mut c = store.read().await?;
+    Ok(Drill {
+        total: store::drill_count(&mut c, source, &filter).await?,
+        rows: store::drill_rows(&mut c, source, &filter, limit.clamp(1, 500), offset.max(0))
+            .await?,
+    })
+}
+
+// ----------------------------------------------------------- accessibility
+
+/// One village's accessibility.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VillageAccess {
+    pub code: String,
+    pub name: String,
+    pub township: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub population: i64,
+    /// Minutes on the road network to the nearest community health service
+    /// (community station or center, township center — the institutions
+    /// giving the basic package; every village has its clinic, so village
+    /// clinics would make the 15-minute circle trivially complete).
+    pub minutes_primary: Option<f64>,
+    /// Minutes to the nearest township health center or community center.
+    pub minutes_center: Option<f64>,
+    /// Two-step floating catchment score: physicians per 1,000 residents
+    /// reachable within the catchment.
+    pub physicians_per_1000: f64,
+}
+
+/// 可及性 — seed 001 art. 29: "15分钟社区健康服务可及圈" and
+/// "75%的乡镇实现30分钟乡村健康服务可及圈".
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Accessibility {
+    pub county: String,
+    pub population: i64,
+    /// Residents within 15 minutes of a community health service.
+    pub within_15_share: Option<f64>,
+    /// Residents within 30 minutes of a township or community center.
+    pub within_30_share: Option<f64>,
+    /// Townships whose every village lies within 30 minutes of a center
+    /// (the seed's target: 75 % of townships).
+    pub townships_within_30: usize,
+    pub townships: usize,
+    /// The 2SFCA catchment (minutes).
+    pub catchment_min: f64,
+    pub villages: Vec<VillageAccess>,
+}
+
+/// The 2SFCA catchment: physicians within 30 minutes' travel.
+pub const CATCHMENT_MIN: f64 = 30.0;
+
+pub async fn accessibility(store: &Store, p: &Principal) -> ApiResult<Accessibility> {
+    let county = county_of(store, &area(p)?).await?;
+    let mut c = store.read().await?;
+    let nodes = store::road_nodes(&mut c).await?;
+    let edges = store::road_edges(&mut c).await?;
+    let institutions = store::institutions_in(&mut c, &county).await?;
+    let regions = store::regions_in(&mut c, &county).await?;
+    drop(c);
+    let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    let by_region: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.region_code.as_str(), i))
+        .collect();
+    let graph = RoadGraph::new(
+        nodes.len(),
+        &edges
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    *index.get(&e.from_node)?,
+                    *index.get(&e.to_node)?,
+                    e.minutes,
+                ))
+            })
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| ApiError::rule(&e))?;
+    let node_of = |i: &InstitutionRow| by_region.get(i.region_code.as_str()).copied();
+    let kind = |i: &InstitutionRow| InstitutionKind::parse(&i.kind);
+    let primary: Vec<usize> = institutions
+        .iter()
+        .filter(|i| {
+            matches!(
+                kind(i),
+                Some(
+                    InstitutionKind::TownshipHealthCenter
+                        | InstitutionKind::CommunityHealthCenter
+                        | InstitutionKind::CommunityHealthStation
+                )
+            )
+        })
+        .filter_map(node_of)
+        .collect();
+    let centers: Vec<usize> = institutions
+        .iter()
+        .filter(|i| {
+            matches!(
+                kind(i),
+                Some(
+                    InstitutionKind::TownshipHealthCenter | InstitutionKind::CommunityHealthCenter
+                )
+            )
+        })
+        .filter_map(node_of)
+        .collect();
+    let supply: Vec<(usize, f64)> = institutions
+        .iter()
+        .filter_map(|i| {
+            let physicians: i64 = ["licensed_physician", "assistant_physician"]
+                .iter()
+                .filter_map(|k| i.staff.0.get(*k))
+                .sum();
+            Some((node_of(i)?, physicians as f64))
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    let t_primary = travel_times(&graph, &primary);
+    let t_center = travel_times(&graph, &centers);
+    let villages: Vec<_> = regions
+        .iter()
+        .filter(|r| r.level == "village")
+        .filter_map(|r| Some((r, by_region.get(r.code.as_str()).copied()?)))
+        .collect();
+    let demand: Vec<(usize, i64)> = villages
+        .iter()
+        .map(|(r, n)| (*n, r.population.unwrap_or(0)))
+        .collect();
+    let scores = two_step_fca(&graph, &demand, &supply, CATCHMENT_MIN);
+    let pops: Vec<i64> = demand.iter().map(|d| d.1).collect();
+    let pick = |t: &[f64]| villages.iter().map(|(_, n)| t[*n]).collect::<Vec<f64>>();
+    let (tp, tc) = (pick(&t_primary), pick(&t_center));
+    let c15 = coverage(&tp, &pops, 15.0);
+    let c30 = coverage(&tc, &pops, 30.0);
+    let finite = |m: f64| m.is_finite().then_some((m * 10.0).round() / 10.0);
+    let out: Vec<VillageAccess> = villages
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| VillageAccess {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            township: r.code[..9].to_string(),
+            lon: r.lon.unwrap_or(0.0),
+            lat: r.lat.unwrap_or(0.0),
+            population: pops[i],
+            minutes_primary: finite(tp[i]),
+            minutes_center: finite(tc[i]),
+            physicians_per_1000: scores[i],
+        })
+        .collect();
+    let mut towns: BTreeMap<&str, bool> = BTreeMap::new();
+    for v in &out {
+        let ok = v.minutes_center.is_some_and(|m| m <= 30.0);
+        let e = towns.entry(&v.township).or_insert(true);
+        *e &= ok;
+    }
+    Ok(Accessibility {
+        county,
+        population: pops.iter().sum(),
+        within_15_share: c15.share,
+        within_30_share: c30.share,
+        townships_within_30: towns.values().filter(|ok| **ok).count(),
+        townships: towns.len(),
+        catchment_min: CATCHMENT_MIN,
+        villages: out,
+    })
+}
+
+/// The county's map boundaries (GeoJSON text), if the generator or an
+/// administrator stored them.
+pub async fn boundaries(store: &Store, p: &Principal) -> ApiResult<String> {
+    let county = county_of(store, &area(p)?).await?;
+    let mut c = store.read().await?;
+    store::boundaries(&mut c, &county)
+        .await?
+        .ok_or_else(|| ApiError::not_found("boundaries"))
+}
+
+/// One reported statistic (统计、民政、托育部门报送).
+#[derive(Debug, Clone, serde::Deserialize, Serialize, ToSchema)]
+pub struct StatisticInput {
+    /// A region of the caller's area: a township for `childcare_places`,
+    /// the county for the age-band figures.
+    pub region_code: String,
+    pub year: i32,
+    /// `childcare_places`, `population_<from>`, `deaths_<from>`,
+    /// `disabled_<from>` (from ∈ 0, 1, 5, 10, …, 85).
+    pub key: String,
+    pub value: f64,
+}
+
+/// Stores reported statistics (health commission or administrator, inside
+/// their area). Each region-year's figures — those stored merged with the
+/// submitted ones — must pass the domain's statistics rules
+/// ([`Statistics::from_pairs`]: known keys, whole counts, deaths within the
+/// population, shares in 0–1), and the region must exist; one bad row
+/// stores nothing. A figure already stored for (region, year, key) is
+/// replaced.
+pub async fn put_statistics(
+    store: &Store,
+    p: &Principal,
+    rows: &[StatisticInput],
+) -> ApiResult<usize> {
+    require(p, Action::WriteRegistry)?;
+    let area = area(p)?;
+    let mut tx = store.write().await?;
+    let mut groups: BTreeMap<(String, i32), BTreeMap<String, f64>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let bad = |zh: &str, en: &str| {
+            ApiError::invalid(
+                "rows",
+                &format!("第{}行：{zh}", i + 1),
+                &format!("row {}: {en}", i + 1),
+            )
+        };
+        if !r.region_code.starts_with(&area) {
+            return Err(bad("地区不在本辖区", "region outside your area"));
+        }
+        if !(1949..=2100).contains(&r.year) {
+            return Err(bad("年度无效", "invalid year"));
+        }
+        if registry::get_region(&mut tx, &r.region_code)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::unknown_region(&r.region_code));
+        }
+        let key = (r.region_code.clone(), r.year);
+        if !groups.contains_key(&key) {
+            let stored = store::statistics(&mut tx, &r.region_code, r.year)
+                .await?
+                .into_iter()
+                .filter(|s| s.region_code == r.region_code)
+                .map(|s| (s.key, s.value))
+                .collect();
+            groups.insert(key.clone(), stored);
+        }
+        groups
+            .entry(key)
+            .or_default()
+            .insert(r.key.clone(), r.value);
+    }
+    for pairs in groups.values() {
+        let pairs: Vec<(String, f64)> = pairs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        Statistics::from_pairs(&pairs)?;
+    }
+    let out: Vec<store::StatisticRow> = rows
+        .iter()
+        .map(|r| store::StatisticRow {
+            region_code: r.region_code.clone(),
+            year: i64::from(r.year),
+            key: r.key.clone(),
+            value: r.value,
+        })
+        .collect();
+    store::put_statistics(&mut tx, &out).await?;
+    tx.commit().await?;
+    Ok(out.len())
+}
+
+/// Status colours of the dashboard: met green, on track blue, behind
+/// amber, missed red.
+pub fn status_colour(s: &str) -> &'static str {
+    match Status::parse(s) {
+        Some(Status::Met) => "#2e7d32",
+        Some(Status::OnTrack) => "#1565c0",
+        Some(Status::Behind) => "#ef6c00",
+        Some(Status::Missed) => "#c62828",
+        None => "#757575",
+    }
+}
