@@ -74,7 +74,20 @@ fn to_valid(r: &ResidentRow, today: chrono::NaiveDate) -> Result<ValidResident, 
 }
 
 /// Generates and stores a county; prints throughput.
-pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64) -> CliResult {
+/// Derived stages `generate --skip` may leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    Claims,
+    Surveillance,
+}
+
+pub async fn run(
+    store: &Store,
+    seed: u64,
+    residents: usize,
+    duplicate_rate: f64,
+    skip: &[Stage],
+) -> CliResult {
     let today = yilian_server::state::today();
     let mut spec = CountySpec::new(seed, residents, today);
     spec.duplicate_rate = duplicate_rate;
@@ -275,12 +288,16 @@ pub async fn run(store: &Store, seed: u64, residents: usize, duplicate_rate: f64
     store.analyze().await?;
     let exams = crate::exams::derive(store, seed, today, now_cst()).await?;
     eprintln!("{}", exams.line());
-    let claims = crate::claims::derive(store, seed, today).await?;
-    eprintln!("{}", claims.line());
-    eprintln!(
-        "{}",
-        crate::surveil::load(store, &county, seed, today).await?
-    );
+    if !skip.contains(&Stage::Claims) {
+        let claims = crate::claims::derive(store, seed, today).await?;
+        eprintln!("{}", claims.line());
+    }
+    if !skip.contains(&Stage::Surveillance) {
+        eprintln!(
+            "{}",
+            crate::surveil::load(store, &county, seed, today).await?
+        );
+    }
     Ok(())
 }
 

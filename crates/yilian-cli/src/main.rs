@@ -70,6 +70,10 @@ enum Command {
         /// Also create one demo login per role with this password.
         #[arg(long)]
         demo_password: Option<String>,
+        /// Leave out the slowest derived stages (for benchmark data that
+        /// measures something else): `claims`, `surveillance`.
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<generate::Stage>,
     },
     /// Export a registry as CSV.
     Export {
@@ -260,7 +264,7 @@ async fn run(cli: Cli) -> CliResult {
         } => {
             let store = Store::open(&db).await?;
             if generate::is_empty(&store).await? {
-                generate::run(&store, seed, residents, 0.02).await?;
+                generate::run(&store, seed, residents, 0.02, &[]).await?;
                 generate::demo_users(&store, &demo_password).await?;
             } else {
                 eprintln!("the store already holds a county; serving it as it is");
@@ -273,12 +277,13 @@ async fn run(cli: Cli) -> CliResult {
             seed,
             duplicate_rate,
             demo_password,
+            skip,
         } => {
             let store = Store::open(&db).await?;
             if !generate::is_empty(&store).await? {
                 return Err("the store is not empty: generate into a fresh database".into());
             }
-            generate::run(&store, seed, residents, duplicate_rate).await?;
+            generate::run(&store, seed, residents, duplicate_rate, &skip).await?;
             if let Some(pw) = demo_password {
                 generate::demo_users(&store, &pw).await?;
                 generate::print_logins(&store, &pw).await?;

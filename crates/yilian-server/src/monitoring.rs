@@ -582,10 +582,17 @@ impl Facts {
             .iter()
             .filter(|o| in_month(&o.month) && at_inst(o.institution_id))
         {
-            k.recognition_orders += o.n;
-            if o.outcome == "recognized" {
-                k.recognitions += o.n;
-                k.recognition_saved_fen += o.saved_fen;
+            // The rate's denominator: orders where an earlier result could
+            // have been used (used, or repeated with a reason); `new` orders
+            // had nothing to recognise.
+            match o.outcome.as_str() {
+                "recognized" => {
+                    k.recognition_orders += o.n;
+                    k.recognitions += o.n;
+                    k.recognition_saved_fen += o.saved_fen;
+                }
+                "repeated" => k.recognition_orders += o.n,
+                _ => {}
             }
         }
         let mut turnaround = Vec::new();
@@ -704,10 +711,16 @@ impl Facts {
     }
 }
 
+/// Minutes between two stored times (local `YYYY-MM-DDTHH:MM:SS`, or RFC
+/// 3339 with an offset — both formats are stored).
 fn minutes_between(from: &str, to: &str) -> Option<f64> {
-    let a = chrono::DateTime::parse_from_rfc3339(from).ok()?;
-    let b = chrono::DateTime::parse_from_rfc3339(to).ok()?;
-    Some((b - a).num_seconds() as f64 / 60.0)
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.naive_utc() + chrono::Duration::hours(8))
+            .or_else(|_| t.parse::<chrono::NaiveDateTime>())
+            .ok()
+    };
+    Some((parse(to)? - parse(from)?).num_seconds() as f64 / 60.0)
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -808,8 +821,9 @@ pub struct Scored {
     pub sheet: yilian_domain::monitoring::ScoreSheet,
 }
 
-/// 绩效考核 — the scorecard applied to every consortium and every
-/// institution of the county for `year`, ranked within each kind.
+/// 绩效考核 — the scorecard applied to every county consortium and every
+/// township or community health center of the county for `year`, ranked
+/// within each kind.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Evaluation {
     pub scorecard: String,
@@ -843,7 +857,14 @@ pub async fn evaluate(
     let scopes = f.scopes(store, &county).await?;
     let mut consortia = Vec::new();
     let mut institutions = Vec::new();
-    for s in scopes.into_iter().filter(|s| s.kind != "county") {
+    // Consortia, and the township and community health centers (the
+    // institutions with a catchment): the scorecard's resident-side
+    // indicators mean nothing for a hospital or a station, so those are
+    // not ranked against the centers.
+    let ranked = scopes
+        .into_iter()
+        .filter(|s| s.kind == "consortium" || (s.kind == "institution" && !s.townships.is_empty()));
+    for s in ranked {
         let counts = f.counts(&s, None);
         let sub = Snapshot {
             region_code: snap.region_code.clone(),
@@ -904,72 +925,143 @@ pub async fn evaluate(
 
 // -------------------------------------------------------------- drill-down
 
-/// A tiered figure's drill-down: which records and how many.
-pub fn drill_source(indicator: &str, part: &str) -> Option<Source> {
-    Some(match (indicator, part) {
-        ("visits", _) | ("primary_visit_share", _) | ("in_county_rate", _) => Source::Encounters,
-        ("referrals_up", _) | ("down_up_ratio", "up") => Source::Referrals("up"),
-        ("referrals_down", _) | ("down_up_ratio", _) => Source::Referrals("down"),
-        ("recognitions", _) | ("recognition_saved", _) => Source::TestOrders(Some("recognized")),
-        ("recognition_rate", "denominator") => Source::TestOrders(None),
-        ("recognition_rate", _) => Source::TestOrders(Some("recognized")),
-        ("remote_reads", _) | ("remote_turnaround_median", _) | ("remote_on_time_rate", _) => {
-            Source::RemoteReads
+/// Which records lie behind a tiered figure's numerator or denominator, and
+/// how the scope filters them: by the institutions where care happened, by
+/// the townships whose residents it concerns, or both.
+struct DrillPlan {
+    source: Source,
+    institutions: Option<Vec<i64>>,
+    townships: Option<Vec<String>>,
+}
+
+fn drill_plan(
+    indicator: TieredIndicator,
+    numerator: bool,
+    scope: &ScopeDef,
+    institutions: &HashMap<i64, InstitutionRow>,
+) -> Option<DrillPlan> {
+    use TieredIndicator as T;
+    let at_scope = Some(scope.institutions.iter().copied().collect::<Vec<_>>());
+    let of_scope = Some(scope.townships.iter().cloned().collect::<Vec<_>>());
+    let kind_of = |id: &i64| {
+        institutions
+            .get(id)
+            .and_then(|i| InstitutionKind::parse(&i.kind))
+    };
+    let plan = |source, institutions, townships| {
+        Some(DrillPlan {
+            source,
+            institutions,
+            townships,
+        })
+    };
+    match (indicator, numerator) {
+        (T::PrimaryVisitShare, false) => plan(Source::Encounters, at_scope, None),
+        (T::PrimaryVisitShare, true) => plan(
+            Source::Encounters,
+            Some(
+                scope
+                    .institutions
+                    .iter()
+                    .filter(|id| kind_of(id).is_some_and(InstitutionKind::is_primary))
+                    .copied()
+                    .collect(),
+            ),
+            None,
+        ),
+        (T::InCountyRate, false) => plan(Source::Encounters, None, of_scope),
+        (T::InCountyRate, true) => {
+            // Residents' encounters at institutions inside their county
+            // (a scope's townships all lie in one county).
+            let county = scope.townships.iter().next()?.get(..6)?.to_string();
+            let inside = institutions
+                .values()
+                .filter(|i| i.region_code.starts_with(&county))
+                .map(|i| i.id)
+                .collect();
+            plan(Source::Encounters, Some(inside), of_scope)
         }
-        _ => return None,
-    })
+        (T::ReferralsUp, _) | (T::DownUpRatio, false) => {
+            plan(Source::Referrals("up"), at_scope, None)
+        }
+        (T::ReferralsDown, _) | (T::DownUpRatio, true) => {
+            plan(Source::Referrals("down"), at_scope, None)
+        }
+        (T::Recognitions | T::RecognitionSaved, _) | (T::RecognitionRate, true) => {
+            plan(Source::TestOrders(&["recognized"]), at_scope, None)
+        }
+        (T::RecognitionRate, false) => plan(
+            Source::TestOrders(&["recognized", "repeated"]),
+            at_scope,
+            None,
+        ),
+        (T::RemoteReads | T::RemoteTurnaroundMedian, _) | (T::RemoteOnTimeRate, false) => {
+            plan(Source::RemoteReads { on_time: false }, at_scope, None)
+        }
+        (T::RemoteOnTimeRate, true) => plan(Source::RemoteReads { on_time: true }, at_scope, None),
+        _ => None,
+    }
 }
 
 /// The records behind a figure of one scope, a page at a time, and their
-/// total (which equals the figure).
+/// total (which equals the figure's numerator or denominator).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Drill {
     pub total: i64,
     pub rows: Vec<DrillRow>,
 }
 
-/// Whether the figure counts where care happened (institution side) or
-/// whose it was (resident side).
-fn resident_side(indicator: &str, part: &str) -> bool {
-    indicator == "in_county_rate" && part == "denominator"
-}
-
+#[allow(clippy::too_many_arguments)]
 pub async fn drill(
     store: &Store,
     p: &Principal,
     scope: &ScopeDef,
-    indicator: &str,
+    indicator: TieredIndicator,
     part: &str,
     period: Period,
     limit: i64,
     offset: i64,
 ) -> ApiResult<Drill> {
     area(p)?;
-    let source = drill_source(indicator, part).ok_or_else(|| {
+    let numerator = match part {
+        "numerator" => true,
+        "denominator" => false,
+        _ => {
+            return Err(ApiError::invalid(
+                "part",
+                "应为 numerator 或 denominator",
+                "must be numerator or denominator",
+            ));
+        }
+    };
+    let mut c = store.read().await?;
+    let institutions: HashMap<i64, InstitutionRow> = store::institutions_in(&mut c, "")
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let plan = drill_plan(indicator, numerator, scope, &institutions).ok_or_else(|| {
         ApiError::invalid(
             "indicator",
             "该指标没有可下钻的记录",
             "this indicator has no records to drill into",
         )
     })?;
-    let filter = if resident_side(indicator, part) {
-        DrillFilter {
-            period,
-            institutions: None,
-            townships: Some(scope.townships.iter().cloned().collect()),
-        }
-    } else {
-        DrillFilter {
-            period,
-            institutions: Some(scope.institutions.iter().copied().collect()),
-            townships: None,
-        }
+    let filter = DrillFilter {
+        period,
+        institutions: plan.institutions,
+        townships: plan.townships,
     };
-    let mut c = store.read().await?;
     Ok(Drill {
-        total: store::drill_count(&mut c, source, &filter).await?,
-        rows: store::drill_rows(&mut c, source, &filter, limit.clamp(1, 500), offset.max(0))
-            .await?,
+        total: store::drill_count(&mut c, plan.source, &filter).await?,
+        rows: store::drill_rows(
+            &mut c,
+            plan.source,
+            &filter,
+            limit.clamp(1, 500),
+            offset.max(0),
+        )
+        .await?,
     })
 }
 

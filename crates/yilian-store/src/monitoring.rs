@@ -500,10 +500,10 @@ pub enum Source {
     Encounters,
     /// Referrals submitted, one direction.
     Referrals(&'static str),
-    /// Test orders with one outcome (`recognized`, `repeated`, `new`), or all.
-    TestOrders(Option<&'static str>),
-    /// Signed remote reads.
-    RemoteReads,
+    /// Test orders with any of these outcomes (`recognized`, `repeated`, `new`).
+    TestOrders(&'static [&'static str]),
+    /// Signed remote reads (only those signed by their due time).
+    RemoteReads { on_time: bool },
 }
 
 /// Who a drill-down row concerns and where: enough for the platform's
@@ -551,15 +551,24 @@ fn drill_sql(source: Source, f: &DrillFilter, select: &str, tail: &str) -> Sql {
             "x.ordered_at",
             "x.institution_id",
             "x.item_code",
-            o.map(|o| format!("x.outcome = '{}'", sanitize(o)))
-                .unwrap_or_else(|| "1 = 1".into()),
+            format!(
+                "x.outcome IN ({})",
+                o.iter()
+                    .map(|o| format!("'{}'", sanitize(o)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ),
-        Source::RemoteReads => (
+        Source::RemoteReads { on_time } => (
             "remote_requests x",
             "x.requested_at",
             "x.from_institution_id",
             "x.kind",
-            "x.state = 'signed' AND x.signed_at IS NOT NULL".into(),
+            if on_time {
+                "x.state = 'signed' AND x.signed_at IS NOT NULL AND x.signed_at <= x.due_at".into()
+            } else {
+                "x.state = 'signed' AND x.signed_at IS NOT NULL".into()
+            },
         ),
     };
     let select = select

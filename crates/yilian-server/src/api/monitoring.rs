@@ -208,7 +208,7 @@ async fn drill(
             &s.store,
             &auth.principal,
             &scope.scope,
-            indicator.as_str(),
+            indicator,
             q.part.as_deref().unwrap_or("numerator"),
             yilian_store::monitoring::Period {
                 from: r.from.clone(),

@@ -476,7 +476,7 @@ async fn drill_page(
         &s.store,
         &auth.principal,
         &row.scope,
-        indicator.as_str(),
+        indicator,
         &part,
         yilian_store::monitoring::Period {
             from: r.from.clone(),
