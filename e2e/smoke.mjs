@@ -757,6 +757,57 @@ try {
     });
   }
 
+  // ---- monitoring: the health commission reads the plan's cards (binding alarms), drills a card
+  //      to its institutions, the tiered-care trend and map, drills a figure to its records (the
+  //      total equals the figure), exports a table, the ranking and the accessibility map ----
+  await step('卫健委 weijianwei：规划指标卡片、约束性告警、趋势图与县域地图', page, async () => {
+    await as('weijianwei');
+    await page.goto(url('/monitoring'));
+    await page.locator('#plan-cards .plan-card').first().waitFor();
+    const cards = await page.locator('#plan-cards .plan-card').count();
+    check(cards >= 19, `only ${cards} plan indicator cards`);
+    await page.locator('#trend-chart canvas').first().waitFor();
+    await page.locator('#map-chart canvas').first().waitFor();
+    const alarms = await page.locator('#plan-alarms').count();
+    await page.screenshot({ path: `${artifacts}monitoring-dashboard.png`, fullPage: true });
+    return `${cards} cards, ${alarms ? (await page.locator('#plan-alarms').innerText()).trim() : 'no alarm'}`;
+  });
+  await step('规划指标下钻：构成数字的机构，分子合计等于指标分子', page, async () => {
+    await page.locator('#plan-cards .plan-card[data-code="beds_per_1000"]').click();
+    await page.locator('#drill-parts').waitFor();
+    const numerator = Number((await page.locator('#drill-numerator').innerText()).trim());
+    const parts = await page.locator('#drill-parts tbody tr td:nth-child(2)').allInnerTexts();
+    const sum = parts.reduce((a, x) => a + Number(x), 0);
+    check(Math.abs(sum - numerator) < 1e-6, `parts sum ${sum} ≠ numerator ${numerator}`);
+    return `${parts.length} parts sum to ${numerator}`;
+  });
+  await step('分级诊疗指标表：基层诊疗量占比下钻到就诊记录，记录数等于分子；导出 Excel', page, async () => {
+    await page.goto(url('/monitoring/tiered'));
+    await page.locator('#tiered-table tbody tr[data-kind="county"] a').first().click();
+    await page.locator('#drill-total').waitFor();
+    const total = (await page.locator('#drill-total').innerText()).trim();
+    const numerator = (await page.locator('#drill-numerator').innerText()).trim();
+    check(total === numerator, `drill total ${total} ≠ numerator ${numerator}`);
+    await page.goto(url('/monitoring/tiered'));
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#export-tiered-xlsx').click(),
+    ]);
+    const name = download.suggestedFilename();
+    check(name.endsWith('.xlsx'), `export named ${name}`);
+    return `drill total ${total} = numerator; exported ${name}`;
+  });
+  await step('医共体绩效考核排名与可及性地图', page, async () => {
+    await page.goto(url('/monitoring/evaluation'));
+    await page.locator('#ranking-chart canvas').first().waitFor();
+    const total = (await page.locator('details.score .total').first().innerText()).trim();
+    await page.goto(url('/monitoring/accessibility'));
+    await page.locator('#access-map canvas').first().waitFor();
+    const within30 = (await page.locator('#within-30').innerText()).trim();
+    await page.screenshot({ path: `${artifacts}monitoring-access.png`, fullPage: true });
+    return `top consortium ${total}/100; ${within30} within 30 minutes of a township center`;
+  });
+
   await ctx.close();
 } catch (e) {
   failures++;

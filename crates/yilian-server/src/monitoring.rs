@@ -638,30 +638,16 @@ impl Facts {
                 contracted,
             })
             .collect();
-        for (c, effective) in self
+        for (_, effective) in self
             .contracts
             .iter()
             .filter(|(c, _)| s.townships.contains(&c.township))
         {
-            let _ = c;
             k.contracts_active += 1;
             k.contracts_effective += i64::from(*effective);
         }
         for e in self.chronic.iter().filter(|e| of_town(&e.township)) {
-            let managed_days = e
-                .enrolled_on
-                .parse::<NaiveDate>()
-                .ok()
-                .and_then(|d| {
-                    let from = self.period.from.parse::<NaiveDate>().ok()?;
-                    Some((self.at - d.max(from)).num_days() + 1)
-                })
-                .unwrap_or(0);
-            let standardized = yilian_domain::chronic::standardized_management(
-                e.followups.max(0) as u32,
-                managed_days,
-            );
-            let controlled = e.controlled == Some(1);
+            let (standardized, controlled) = self.chronic_status(e);
             let (n, std, ctl) = match e.program.as_str() {
                 "hypertension" => (
                     &mut k.htn_patients,
@@ -699,6 +685,96 @@ impl Facts {
             k.capitation_forecast_fen += pos.forecast.projected_fen;
         }
         k
+    }
+
+    /// A managed patient's standing at the period's end: standardized
+    /// management (the follow-ups the norm asks for, pro rata over the days
+    /// managed in the period) and control at the last follow-up.
+    fn chronic_status(&self, e: &store::ChronicFact) -> (bool, bool) {
+        let managed_days = e
+            .enrolled_on
+            .parse::<NaiveDate>()
+            .ok()
+            .and_then(|d| {
+                let from = self.period.from.parse::<NaiveDate>().ok()?;
+                Some((self.at - d.max(from)).num_days() + 1)
+            })
+            .unwrap_or(0);
+        (
+            yilian_domain::chronic::standardized_management(
+                e.followups.max(0) as u32,
+                managed_days,
+            ),
+            e.controlled == Some(1),
+        )
+    }
+
+    /// The records behind a stock figure (contracts, managed patients) of a
+    /// scope — the same rows [`Facts::counts`] counted.
+    fn stock_rows(
+        &self,
+        s: &ScopeDef,
+        indicator: TieredIndicator,
+        numerator: bool,
+    ) -> Option<Vec<DrillRow>> {
+        use TieredIndicator as T;
+        let name = |id: Option<i64>| {
+            id.and_then(|i| self.institutions.get(&i))
+                .map_or_else(String::new, |i| i.name.clone())
+        };
+        let in_scope = |t: &Option<String>| t.as_ref().is_some_and(|t| s.townships.contains(t));
+        match indicator {
+            T::EffectiveContractRate => Some(
+                self.contracts
+                    .iter()
+                    .filter(|(c, eff)| s.townships.contains(&c.township) && (!numerator || *eff))
+                    .map(|(c, eff)| DrillRow {
+                        id: c.id,
+                        at: c.start_date.clone(),
+                        resident_id: c.resident_id,
+                        institution_id: c.institution_id,
+                        institution_name: name(Some(c.institution_id)),
+                        township: c.township.clone(),
+                        label: if *eff {
+                            "有效签约"
+                        } else {
+                            "服务未按进度"
+                        }
+                        .into(),
+                    })
+                    .collect(),
+            ),
+            T::HtnStandardizedRate
+            | T::HtnControlRate
+            | T::DmStandardizedRate
+            | T::DmControlRate => {
+                let program = match indicator {
+                    T::HtnStandardizedRate | T::HtnControlRate => "hypertension",
+                    _ => "diabetes_t2",
+                };
+                let control = matches!(indicator, T::HtnControlRate | T::DmControlRate);
+                Some(
+                    self.chronic
+                        .iter()
+                        .filter(|e| e.program == program && in_scope(&e.township))
+                        .filter(|e| {
+                            let (std, ctl) = self.chronic_status(e);
+                            !numerator || if control { ctl } else { std }
+                        })
+                        .map(|e| DrillRow {
+                            id: e.enrolment_id,
+                            at: e.enrolled_on.clone(),
+                            resident_id: e.resident_id,
+                            institution_id: e.institution_id.unwrap_or(0),
+                            institution_name: name(e.institution_id),
+                            township: e.township.clone().unwrap_or_default(),
+                            label: format!("本期随访 {} 次", e.followups),
+                        })
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
     }
 
     /// The months of the period (`YYYY-MM`), in order.
@@ -1003,6 +1079,31 @@ fn drill_plan(
     }
 }
 
+/// Whether a tiered figure has a record list behind it (the rest are
+/// aggregates of a population or of the fund).
+pub fn drillable(indicator: TieredIndicator) -> bool {
+    use TieredIndicator as T;
+    matches!(
+        indicator,
+        T::PrimaryVisitShare
+            | T::InCountyRate
+            | T::ReferralsUp
+            | T::ReferralsDown
+            | T::DownUpRatio
+            | T::Recognitions
+            | T::RecognitionSaved
+            | T::RecognitionRate
+            | T::RemoteReads
+            | T::RemoteTurnaroundMedian
+            | T::RemoteOnTimeRate
+            | T::EffectiveContractRate
+            | T::HtnStandardizedRate
+            | T::HtnControlRate
+            | T::DmStandardizedRate
+            | T::DmControlRate
+    )
+}
+
 /// The records behind a figure of one scope, a page at a time, and their
 /// total (which equals the figure's numerator or denominator).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -1040,13 +1141,45 @@ pub async fn drill(
         .into_iter()
         .map(|i| (i.id, i))
         .collect();
-    let plan = drill_plan(indicator, numerator, scope, &institutions).ok_or_else(|| {
-        ApiError::invalid(
-            "indicator",
-            "该指标没有可下钻的记录",
-            "this indicator has no records to drill into",
-        )
-    })?;
+    let (limit, offset) = (limit.clamp(1, 500), offset.max(0));
+    let Some(plan) = drill_plan(indicator, numerator, scope, &institutions) else {
+        drop(c);
+        // Stock figures: the facts' own rows.
+        let county = scope
+            .townships
+            .iter()
+            .next()
+            .and_then(|t| t.get(..6))
+            .unwrap_or("")
+            .to_string();
+        let at = period
+            .to
+            .parse::<NaiveDate>()
+            .ok()
+            .and_then(|d| d.pred_opt())
+            .unwrap_or_else(crate::state::today);
+        let year = period
+            .from
+            .get(..4)
+            .and_then(|y| y.parse().ok())
+            .unwrap_or(at.year());
+        let f = facts(store, p, &county, year, at).await?;
+        let rows = f.stock_rows(scope, indicator, numerator).ok_or_else(|| {
+            ApiError::invalid(
+                "indicator",
+                "该指标按人群或基金汇总，没有逐条记录可下钻",
+                "this indicator is an aggregate of a population or the fund: no record list",
+            )
+        })?;
+        return Ok(Drill {
+            total: rows.len() as i64,
+            rows: rows
+                .into_iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .collect(),
+        });
+    };
     let filter = DrillFilter {
         period,
         institutions: plan.institutions,
@@ -1054,14 +1187,7 @@ pub async fn drill(
     };
     Ok(Drill {
         total: store::drill_count(&mut c, plan.source, &filter).await?,
-        rows: store::drill_rows(
-            &mut c,
-            plan.source,
-            &filter,
-            limit.clamp(1, 500),
-            offset.max(0),
-        )
-        .await?,
+        rows: store::drill_rows(&mut c, plan.source, &filter, limit, offset).await?,
     })
 }
 

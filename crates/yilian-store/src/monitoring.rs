@@ -127,6 +127,7 @@ pub async fn remote_reads(conn: &mut Conn, p: &Period) -> Result<Vec<ReadFact>, 
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct ChronicFact {
     pub enrolment_id: i64,
+    pub resident_id: i64,
     pub program: String,
     pub enrolled_on: String,
     pub township: Option<String>,
@@ -138,7 +139,7 @@ pub struct ChronicFact {
 pub async fn chronic(conn: &mut Conn, p: &Period) -> Result<Vec<ChronicFact>, StoreError> {
     // Placeholders are positional on SQLite, so each use binds again.
     let mut q = Sql::new(
-        "SELECT e.id AS enrolment_id, e.program, e.enrolled_on, substr(r.region_code, 1, 9) AS township, ",
+        "SELECT e.id AS enrolment_id, e.resident_id, e.program, e.enrolled_on, substr(r.region_code, 1, 9) AS township, ",
     );
     for (what, alias) in [
         ("f.institution_id", "institution_id"),
@@ -212,6 +213,7 @@ pub async fn populations(
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct ContractFact {
     pub id: i64,
+    pub resident_id: i64,
     pub institution_id: i64,
     pub township: String,
     pub start_date: String,
@@ -220,7 +222,7 @@ pub struct ContractFact {
 
 pub async fn active_contracts(conn: &mut Conn) -> Result<Vec<ContractFact>, StoreError> {
     Sql::new(
-        "SELECT c.id, t.institution_id, substr(r.region_code, 1, 9) AS township, c.start_date, c.end_date \
+        "SELECT c.id, c.resident_id, t.institution_id, substr(r.region_code, 1, 9) AS township, c.start_date, c.end_date \
          FROM contracts c JOIN teams t ON t.id = c.team_id JOIN residents r ON r.id = c.resident_id \
          WHERE c.status = 'active'",
     )

@@ -396,12 +396,26 @@ async fn evaluation_page(
         "names": e.consortia.iter().map(|s| s.scope.name.clone()).collect::<Vec<_>>(),
         "totals": e.consortia.iter().map(|s| (s.total * 10.0).round() / 10.0).collect::<Vec<_>>(),
     });
+    let labels: std::collections::BTreeMap<&str, &str> = TieredIndicator::ALL
+        .iter()
+        .map(|i| (i.as_str(), i.label_zh()))
+        .chain(
+            yilian_domain::plan::PlanIndicatorCode::ALL
+                .iter()
+                .map(|i| (i.as_str(), i.label_zh())),
+        )
+        .collect();
+    let drillable: Vec<&str> = TieredIndicator::ALL
+        .iter()
+        .filter(|i| service::drillable(**i))
+        .map(|i| i.as_str())
+        .collect();
     Ok(render(
         "monitoring_evaluation.html",
         with(
             base(&auth, &jar, "/monitoring"),
             context! {
-                e => Value::from_serialize(&e), year, at => at.to_string(),
+                e => Value::from_serialize(&e), year, at => at.to_string(), labels, drillable,
                 ranking => safe_json(&ranking),
             },
         ),

@@ -6,6 +6,7 @@ mod care_web;
 mod helpers;
 mod insurance;
 mod insurance_web;
+mod monitoring;
 mod recognition;
 mod record_web;
 mod records;
