@@ -46,12 +46,27 @@ fn assert_close(actual: &Value, expected: f64, what: &str) {
     assert!(close(a, expected), "{what}: {a} ≠ {expected}");
 }
 
-/// The body of a 200 answer.
-async fn ok(r: Response) -> Value {
-    let status = r.status();
+/// The body of an answer with the expected status.
+async fn expect(r: Response, status: StatusCode) -> Value {
+    let actual = r.status();
     let text = r.text().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(actual, status, "{text}");
     serde_json::from_str(&text).unwrap()
+}
+
+async fn ok(r: Response) -> Value {
+    expect(r, StatusCode::OK).await
+}
+
+async fn created(r: Response) -> Value {
+    expect(r, StatusCode::CREATED).await
+}
+
+/// Creates a login as the administrator.
+async fn add_user(app: &TestApp, username: &str, role: &str, scope: &Value) {
+    let admin = app.login("admin").await;
+    let u = json!({"username": username, "password": PASSWORD, "role": role, "scope": scope});
+    created(app.post(&admin, "/api/v1/users", &u).await).await;
 }
 
 async fn get_ok(app: &TestApp, token: &str, path: &str) -> Value {
@@ -135,30 +150,14 @@ struct County {
 
 async fn encounters(app: &TestApp, token: &str, resident: i64, n: usize) {
     for _ in 0..n {
-        let r = app
-            .post(
-                token,
-                &format!("/api/v1/residents/{resident}/record"),
-                &json!({"kind": "encounter", "encounter_type": "outpatient", "title": "门诊"}),
-            )
-            .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
+        let path = format!("/api/v1/residents/{resident}/record");
+        let entry = json!({"kind": "encounter", "encounter_type": "outpatient", "title": "门诊"});
+        created(app.post(token, &path, &entry).await).await;
     }
 }
 
 async fn refer(app: &TestApp, token: &str, body: Value) {
-    let r = app.post(token, "/api/v1/referrals", &body).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "{}",
-        r.text().await.unwrap()
-    );
+    created(app.post(token, "/api/v1/referrals", &body).await).await;
 }
 
 fn up(resident: i64) -> Value {
@@ -176,13 +175,7 @@ fn up(resident: i64) -> Value {
 ///   (r1 to WA).
 async fn build_county(app: &TestApp) -> County {
     let consortium = county_consortium(app, &["WA", "VA1"]).await;
-    let admin = app.login("admin").await;
-    let doc =
-        json!({"username": "t3_doc", "password": PASSWORD, "role": "specialist", "scope": "T3"});
-    assert_eq!(
-        app.post(&admin, "/api/v1/users", &doc).await.status(),
-        StatusCode::CREATED
-    );
+    add_user(app, "t3_doc", "specialist", &json!("T3")).await;
     let (ca, cb) = (
         app.login("clinician_a").await,
         app.login("clinician_b").await,
@@ -314,6 +307,7 @@ async fn tiered_indicators_of_a_hand_built_county(app: TestApp) {
     let months = report["months"].as_array().unwrap();
     let this_month = yilian_server::state::today().format("%Y-%m").to_string();
     assert_eq!(months.last().unwrap()[0], this_month.as_str());
+    assert_eq!(months.last().unwrap()[1]["visits"], 10);
     let sum: i64 = months
         .iter()
         .map(|m| m[1]["visits"].as_i64().unwrap())
@@ -963,20 +957,11 @@ async fn evaluation_scores_and_ranks_the_consortia(app: TestApp) {
     let k = build_county(&app).await;
     // A second county consortium led by WB with VB1.
     let admin = app.login("admin").await;
-    let cn2: Value = app
-        .post(&admin, "/api/v1/consortia", &json!({"code": "CN2", "name": "柳溪医共体", "kind": "county_consortium", "lead_institution_code": "WB", "region_code": COUNTY}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let r = app
-        .post(
-            &admin,
-            &format!("/api/v1/consortia/{}/members", cn2["id"]),
-            &json!({"institution_code": "VB1"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let cn2 = json!({"code": "CN2", "name": "柳溪医共体", "kind": "county_consortium", "lead_institution_code": "WB", "region_code": COUNTY});
+    let cn2 = created(app.post(&admin, "/api/v1/consortia", &cn2).await).await;
+    let members = format!("/api/v1/consortia/{}/members", cn2["id"]);
+    let vb1 = json!({"institution_code": "VB1"});
+    created(app.post(&admin, &members, &vb1).await).await;
     let e = get_ok(
         &app,
         &k.hc,
@@ -1036,13 +1021,9 @@ async fn evaluation_scores_and_ranks_the_consortia(app: TestApp) {
 
 async fn monitoring_is_for_oversight_roles_in_their_own_county(app: TestApp) {
     let k = build_county(&app).await;
-    let admin = app.login("admin").await;
-    let body = resident_body(VILLAGE_A1, (1960, 5, 1), 11, "张一", "14500002222");
-    let u = json!({"username": "jumin1", "password": PASSWORD, "role": "resident", "scope": body["id_number"]});
-    assert_eq!(
-        app.post(&admin, "/api/v1/users", &u).await.status(),
-        StatusCode::CREATED
-    );
+    // 张一 (r1) logs in as a resident.
+    let r1 = resident_body(VILLAGE_A1, (1960, 5, 1), 11, "张一", "14500002222");
+    add_user(&app, "jumin1", "resident", &r1["id_number"]).await;
     let paths = [
         "/api/v1/monitoring/tiered".to_string(),
         "/api/v1/monitoring/plan".into(),
