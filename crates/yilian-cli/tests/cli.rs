@@ -570,3 +570,81 @@ fn surveillance_is_generated_run_and_evaluated_from_the_command_line() {
         assert!(table.contains(needle), "{needle} missing: {table}");
     }
 }
+
+/// 监测评估 from the command line: the generated county's plan indicators
+/// (both shipped plans compute every row), a plan file with an unknown
+/// indicator is refused naming the file, line and field, and the scorecard
+/// ranks the consortium.
+#[test]
+fn indicators_and_evaluation_run_on_the_generated_county() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path(), "m.db");
+    let err = ok(&yilian(
+        &db,
+        &[
+            "generate",
+            "--residents",
+            "2500",
+            "--seed",
+            "3",
+            "--skip",
+            "claims,surveillance",
+        ],
+    ));
+    assert!(err.contains("visits: "), "{err}");
+    assert!(err.contains("geography: "), "{err}");
+    assert!(!err.contains("claims: "), "claims were skipped: {err}");
+    let plans = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/plans");
+    for file in ["seed002-a.toml", "seed002-b.toml"] {
+        let path = plans.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rows = text.lines().filter(|l| l.trim() == "[[indicator]]").count();
+        let out = yilian(
+            &db,
+            &[
+                "indicators",
+                "--plan",
+                path.to_str().unwrap(),
+                "--format",
+                "csv",
+            ],
+        );
+        let csv = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{csv}");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), rows + 1, "a header and every indicator: {csv}");
+        let le = lines
+            .iter()
+            .find(|l| l.starts_with("life_expectancy,"))
+            .expect("life expectancy row");
+        let actual: f64 = le
+            .split(',')
+            .nth(9)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("life expectancy computes: {le}"));
+        assert!((70.0..90.0).contains(&actual), "life expectancy {actual}");
+    }
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"坏规划\"\nsource = \"test\"\n\n[[indicator]]\ncode = \"beds_per_acre\"\nname = \"x\"\nunit = \"per_1000\"\nbaseline_year = 2025\nbaseline = 1.0\ntarget_year = 2030\ntarget = 2.0\ndirection = \">=\"\nnature = \"expected\"\n",
+    )
+    .unwrap();
+    let out = yilian(&db, &["indicators", "--plan", bad.to_str().unwrap()]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad.toml") && err.contains("line 5") && err.contains("code"),
+        "names the file, line and field: {err}"
+    );
+    let out = yilian(&db, &["evaluate", "--year", "2026", "--format", "csv"]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{csv}");
+    let consortium = csv
+        .lines()
+        .find(|l| l.starts_with("consortium,"))
+        .expect("a consortium is ranked");
+    let total: f64 = consortium.rsplit(',').next().unwrap().parse().unwrap();
+    assert!((0.0..=100.0).contains(&total), "{consortium}");
+    assert!(consortium.contains(",1,"), "ranked first: {consortium}");
+}
