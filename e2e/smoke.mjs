@@ -540,14 +540,25 @@ try {
       const login = await api.post(url('/api/v1/auth/login'), { data: { username: 'admin', password: PASSWORD } });
       const token = (await login.json()).token;
       const auth = { authorization: `Bearer ${token}` };
-      const list = await (await api.get(url('/api/v1/institutions?kind=county_tcm_hospital'), { headers: auth })).json();
-      check(list.items?.length, 'no county TCM hospital in the demo county');
+      // A county hospital that has never written into jumin's record (the generated year gives
+      // residents routine visits at county hospitals, and a visit is a treating relationship).
+      const mine = await api.post(url('/api/v1/auth/login'), { data: { username: 'jumin', password: PASSWORD } });
+      const own = await (await api.get(url('/api/v1/me/record?limit=1'), {
+        headers: { authorization: `Bearer ${(await mine.json()).token}` },
+      })).json();
+      const seen = new Set((own.institutions || []).map(([id]) => id));
+      let hospital = null;
+      for (const kind of ['county_tcm_hospital', 'maternal_child_hospital']) {
+        const list = await (await api.get(url(`/api/v1/institutions?kind=${kind}`), { headers: auth })).json();
+        hospital = hospital || (list.items || []).find((i) => !seen.has(i.id));
+      }
+      check(hospital, 'every county hospital has treated the demo resident');
       const made = await api.post(url('/api/v1/users'), {
         headers: auth,
-        data: { username: 'zhongyi', password: PASSWORD, role: 'specialist', scope: list.items[0].code },
+        data: { username: 'zhongyi', password: PASSWORD, role: 'specialist', scope: hospital.code },
       });
       check(made.status() === 201 || made.status() === 409, `create user → ${made.status()}`);
-      tcm = list.items[0].name;
+      tcm = hospital.name;
       return tcm;
     }).then((ok) => (ok ? tcm : null));
   }
