@@ -87,8 +87,8 @@ pub async fn indicators(
                 report.plan, report.region_code, report.at, report.population
             );
             println!(
-                "{:<34} {:>10} {:>4} {:>10} {:>10}  {}",
-                "indicator", "actual", "dir", "target", "year", "status"
+                "{:<34} {:>10} {:>4} {:>10} {:>10}  status",
+                "indicator", "actual", "dir", "target", "year"
             );
             for r in &report.rows {
                 println!(

@@ -51,6 +51,10 @@ pub const SHIPPED_SCORECARD: (&str, &str) = (
 );
 
 /// The shipped plans, parsed.
+#[allow(
+    clippy::result_large_err,
+    reason = "a refused file is reported once, on a cold path; ConfigError carries file, line and both messages"
+)]
 pub fn shipped_plans() -> Result<Vec<Plan>, ConfigError> {
     SHIPPED_PLANS
         .iter()
@@ -59,6 +63,10 @@ pub fn shipped_plans() -> Result<Vec<Plan>, ConfigError> {
 }
 
 /// The scorecard in force: `YILIAN_SCORECARD` (a file) or the shipped one.
+#[allow(
+    clippy::result_large_err,
+    reason = "a refused file is reported once, on a cold path; ConfigError carries file, line and both messages"
+)]
 pub fn load_scorecard() -> Result<Scorecard, ConfigError> {
     match std::env::var("YILIAN_SCORECARD") {
         Ok(path) => {
