@@ -380,6 +380,7 @@ crate::vocabulary!(
         OnTrack = "on_track": "按进度",
         Behind = "behind": "滞后",
         Missed = "missed": "未达标",
+        NoData = "no_data": "无法评估",
     }
 );
 
@@ -1106,6 +1107,13 @@ pub fn status(
     {
         return Status::Met;
     }
+    if actual.is_none() || target.is_none() {
+        // Nothing to judge: the figure cannot be computed (no population,
+        // no eligible institution, a life table without deaths), or the
+        // target rests on a baseline the plan does not give (seed 002 row
+        // 19, "同比例提高" without a figure).
+        return Status::NoData;
+    }
     let (start, end) = (year_end(ind.baseline_year), year_end(ind.target_year));
     if at > end {
         return Status::Missed;
@@ -1715,7 +1723,7 @@ nature = "expected"
         );
         assert_eq!(status(&ind, Some(4.01), None, day(2035, 1, 1)), Status::Met);
         // No actual, or no baseline: never on track.
-        assert_eq!(status(&ind, None, None, mid), Status::Behind);
+        assert_eq!(status(&ind, None, None, mid), Status::NoData);
         let no_baseline = row(Direction::AtLeast, Nature::Binding, None, 100.0);
         assert_eq!(
             status(&no_baseline, Some(99.0), None, day(2026, 1, 1)),

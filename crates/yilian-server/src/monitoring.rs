@@ -835,6 +835,8 @@ pub struct TieredRow {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TieredReport {
     pub county: String,
+    /// The month the rows' flow figures are for, if one was asked.
+    pub month: Option<String>,
     pub from: String,
     pub to: String,
     pub rows: Vec<TieredRow>,
@@ -860,12 +862,26 @@ fn row_of(scope: ScopeDef, counts: TieredCounts) -> TieredRow {
     }
 }
 
+/// The tiered-care report of `year` up to `at`; with `month` (`YYYY-MM`)
+/// every scope's flow figures are that month's.
 pub async fn tiered(
     store: &Store,
     p: &Principal,
     year: i32,
     at: NaiveDate,
+    month: Option<&str>,
 ) -> ApiResult<TieredReport> {
+    if let Some(m) = month
+        && !(m.len() == 7
+            && m.starts_with(&format!("{year:04}-"))
+            && m[5..].parse::<u32>().is_ok_and(|n| (1..=12).contains(&n)))
+    {
+        return Err(ApiError::invalid(
+            "month",
+            "月份应为所查年度的 YYYY-MM",
+            "month must be YYYY-MM within the year",
+        ));
+    }
     let county = county_of(store, &area(p)?).await?;
     let f = facts(store, p, &county, year, at).await?;
     let scopes = f.scopes(store, &county).await?;
@@ -880,12 +896,13 @@ pub async fn tiered(
     let rows = scopes
         .into_iter()
         .map(|s| {
-            let k = f.counts(&s, None);
+            let k = f.counts(&s, month);
             row_of(s, k)
         })
         .collect();
     Ok(TieredReport {
         county,
+        month: month.map(str::to_string),
         from: f.period.from.clone(),
         to: f.period.to.clone(),
         rows,
@@ -1462,6 +1479,6 @@ pub fn status_colour(s: &str) -> &'static str {
         Some(Status::OnTrack) => "#1565c0",
         Some(Status::Behind) => "#ef6c00",
         Some(Status::Missed) => "#c62828",
-        None => "#757575",
+        Some(Status::NoData) | None => "#757575",
     }
 }

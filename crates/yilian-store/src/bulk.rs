@@ -289,7 +289,8 @@ pub struct BulkEncounter {
     pub title: &'static str,
 }
 
-/// Inserts encounter entries (source `generator`).
+/// Inserts encounter entries (source `his`: what an institution's
+/// information system reports of its routine visits).
 pub async fn insert_encounters(conn: &mut Conn, rows: &[BulkEncounter]) -> Result<(), StoreError> {
     let now = now_text();
     insert_rows(
@@ -306,7 +307,7 @@ pub async fn insert_encounters(conn: &mut Conn, rows: &[BulkEncounter]) -> Resul
                 e.occurred_at.clone().into(),
                 e.code.into(),
                 e.title.into(),
-                "generator".into(),
+                "his".into(),
                 now.clone().into(),
             ]
         },

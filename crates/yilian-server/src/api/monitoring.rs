@@ -40,6 +40,8 @@ pub struct PlanQuery {
     pub year: Option<i32>,
     /// A name for a posted plan, used in error messages.
     pub name: Option<String>,
+    /// `YYYY-MM`: the tiered report's flow figures for that month.
+    pub month: Option<String>,
 }
 
 impl PlanQuery {
@@ -137,6 +139,7 @@ async fn tiered(
             &auth.principal,
             q.year.unwrap_or(chrono::Datelike::year(&at)),
             at,
+            q.month.as_deref(),
         )
         .await?,
     ))
@@ -195,7 +198,7 @@ async fn drill(
     };
     let at = pq.at(&s)?;
     let year = q.year.unwrap_or(chrono::Datelike::year(&at));
-    let r = service::tiered(&s.store, &auth.principal, year, at).await?;
+    let r = service::tiered(&s.store, &auth.principal, year, at, None).await?;
     let scope = r
         .rows
         .iter()

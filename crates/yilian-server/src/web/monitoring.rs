@@ -269,7 +269,7 @@ async fn dashboard(
             }
         })
         .collect();
-    let tiered = service::tiered(&s.store, &auth.principal, at.year(), at).await?;
+    let tiered = service::tiered(&s.store, &auth.principal, at.year(), at, None).await?;
     let county = tiered.rows.first();
     let kpis: Vec<Value> = county
         .map(|c| {
@@ -358,7 +358,7 @@ async fn tiered_page(
 ) -> WebResult {
     let at = q.at(s.today())?;
     let year = q.year(at);
-    let r = service::tiered(&s.store, &auth.principal, year, at).await?;
+    let r = service::tiered(&s.store, &auth.principal, year, at, None).await?;
     let columns: Vec<Value> = COLUMNS
         .iter()
         .map(|i| context! { code => i.as_str(), label => i.label_zh(), unit => i.unit().label_zh(), definition => i.definition_zh() })
@@ -477,7 +477,7 @@ async fn drill_page(
     .at(s.today())?;
     let year = q.year.unwrap_or(at.year());
     let part = q.part.clone().unwrap_or_else(|| "numerator".into());
-    let r = service::tiered(&s.store, &auth.principal, year, at).await?;
+    let r = service::tiered(&s.store, &auth.principal, year, at, None).await?;
     let row = r
         .rows
         .iter()
@@ -544,7 +544,7 @@ async fn export(
     let p = &auth.principal;
     let table = match name {
         "plan" => plan_table(&service::plan_report(&s.store, p, &q.plan()?.1, at).await?),
-        "tiered" => tiered_table(&service::tiered(&s.store, p, q.year(at), at).await?),
+        "tiered" => tiered_table(&service::tiered(&s.store, p, q.year(at), at, None).await?),
         "evaluation" => evaluation_table(&service::evaluate(&s.store, p, q.year(at), at).await?),
         "accessibility" => access_table(&service::accessibility(&s.store, p).await?),
         _ => return Err(ApiError::not_found("export").into()),
