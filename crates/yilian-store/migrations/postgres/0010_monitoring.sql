@@ -40,8 +40,8 @@ CREATE TABLE geo_boundaries (
     updated_at TEXT NOT NULL
 );
 
--- Activity by period: encounters of a kind in a time range, by institution.
-CREATE INDEX record_entries_period ON record_entries(kind, occurred_at, institution_id);
-CREATE INDEX referrals_submitted ON referrals(submitted_at);
-CREATE INDEX remote_requests_requested ON remote_requests(requested_at);
-CREATE INDEX followups_date ON followups(date);
+-- No period indexes on record_entries, referrals, remote_requests or
+-- followups: the monitoring queries read a year of each (most of the
+-- table), and a (kind, occurred_at) index made SQLite's planner range-scan
+-- every encounter for one resident's recognition check instead of using the
+-- resident's timeline index.
