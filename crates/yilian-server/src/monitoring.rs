@@ -62,7 +62,8 @@ pub fn shipped_plans() -> Result<Vec<Plan>, ConfigError> {
         .collect()
 }
 
-/// The scorecard in force: `YILIAN_SCORECARD` (a file) or the shipped one.
+/// The scorecard in force: `YILIAN_SCORECARD` (a file) or the shipped one;
+/// a plan-indicator code it scores must be in the plan catalogue.
 #[allow(
     clippy::result_large_err,
     reason = "a refused file is reported once, on a cold path; ConfigError carries file, line and both messages"
@@ -80,7 +81,9 @@ pub fn load_scorecard() -> Result<Scorecard, ConfigError> {
                     format!("cannot read: {e}"),
                 )
             })?;
-            Scorecard::from_toml(&path, &text)
+            let card = Scorecard::from_toml(&path, &text)?;
+            card.check_plan_codes(&path, |c| PlanIndicatorCode::parse(c).is_some())?;
+            Ok(card)
         }
         Err(_) => Scorecard::from_toml(SHIPPED_SCORECARD.0, SHIPPED_SCORECARD.1),
     }
@@ -1480,5 +1483,39 @@ pub fn status_colour(s: &str) -> &'static str {
         Some(Status::Behind) => "#ef6c00",
         Some(Status::Missed) => "#c62828",
         Some(Status::NoData) | None => "#757575",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_plans_and_scorecard_load() {
+        let plans = shipped_plans().unwrap();
+        assert_eq!(plans.len(), 2);
+        assert!(plans.iter().all(|p| p.indicators.len() == 21));
+        let card = Scorecard::from_toml(SHIPPED_SCORECARD.0, SHIPPED_SCORECARD.1).unwrap();
+        card.check_plan_codes(SHIPPED_SCORECARD.0, |c| {
+            PlanIndicatorCode::parse(c).is_some()
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn turnaround_reads_both_stored_time_formats() {
+        // Local China time, and RFC 3339 UTC (08:00 later in China).
+        assert_eq!(
+            minutes_between("2026-03-01T10:00:00", "2026-03-01T12:30:00"),
+            Some(150.0)
+        );
+        assert_eq!(
+            minutes_between("2026-03-01T10:00:00", "2026-03-01T02:30:00Z"),
+            Some(30.0)
+        );
+        assert_eq!(minutes_between("yesterday", "2026-03-01T12:30:00"), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
     }
 }
