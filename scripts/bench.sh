@@ -90,3 +90,4 @@ if pg_isready -q -h 127.0.0.1 -p 5432; then
 else
   echo "!!! PostgreSQL not reachable: PostgreSQL leg of the benchmark SKIPPED"
 fi
+bash scripts/bench-monitoring.sh "$N_BIG" # monitoring indicators beside DuckDB (issue 7; docs/BENCHMARKS.md)
