@@ -42,6 +42,17 @@ pub fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
     age
 }
 
+/// The latest birth date of someone at least `years` old on `on` (their
+/// birthday on or before `on`, as [`age_on`] counts it; a 29 February
+/// birthday falls on 28 February of the year looked back to when that year
+/// has none): selects an age group by birth date, e.g. in SQL.
+pub fn born_by_age(on: NaiveDate, years: i32) -> NaiveDate {
+    let y = on.year() - years;
+    NaiveDate::from_ymd_opt(y, on.month(), on.day())
+        .or_else(|| NaiveDate::from_ymd_opt(y, 2, 28))
+        .unwrap_or(on)
+}
+
 /// 重点人群 — the full tag set on `on`: recorded tags plus the age-derived
 /// ones (65 and over; 0 to 6 years, i.e. before the 7th birthday).
 pub fn key_populations(
@@ -223,6 +234,28 @@ impl ResidentInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn born_by_age_agrees_with_age_on() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        for on in [
+            d(2026, 3, 31),
+            d(2026, 2, 28),
+            d(2028, 2, 29),
+            d(2026, 1, 1),
+        ] {
+            for years in [7, 65] {
+                let cutoff = born_by_age(on, years);
+                assert!(age_on(cutoff, on) >= years, "{on} {years}");
+                assert!(
+                    age_on(cutoff.succ_opt().unwrap(), on) < years,
+                    "{on} {years}"
+                );
+            }
+        }
+        // Born 29 March 1961: 65 on 31 March 2026 (a day-28 cut-off missed it).
+        assert!(d(1961, 3, 29) <= born_by_age(d(2026, 3, 31), 65));
+    }
     use crate::Explain;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {

@@ -387,12 +387,9 @@ pub async fn facts(
     let orders = store::test_orders(&mut c, &period).await?;
     let reads = store::remote_reads(&mut c, &period).await?;
     let chronic = store::chronic(&mut c, &period).await?;
-    let day = |years: i32| {
-        NaiveDate::from_ymd_opt(at.year() - years, at.month(), at.day().min(28))
-            .unwrap_or(at)
-            .to_string()
-    };
-    let populations = store::populations(&mut c, county, &day(65), &day(7)).await?;
+    // 65 and over; 0–6 (before the 7th birthday): the domain's age rule.
+    let born_by = |years: i32| yilian_domain::resident::born_by_age(at, years).to_string();
+    let populations = store::populations(&mut c, county, &born_by(65), &born_by(7)).await?;
     let packages = yilian_store::care::packages_in_force(&mut c, &at.to_string()).await?;
     let mut codes: HashMap<i64, Vec<String>> = HashMap::new();
     for (id, code) in store::active_contract_packages(&mut c).await? {
