@@ -223,21 +223,25 @@ impl RecordEntryInput {
     }
 }
 
-const COMMON: &[&str] = &[
-    "id",
-    "meta",
-    "implicitRules",
-    "language",
-    "text",
-    "contained",
-    "extension",
-    "modifierExtension",
-    "identifier",
-];
-
 fn known(node: &Node<'_>, specific: &[&str]) -> Result<(), Outcome> {
-    let all: Vec<&str> = COMMON.iter().chain(specific).copied().collect();
-    node.known_elements(&all)
+    node.known_resource_elements(specific)
+}
+
+/// [`coding_of`], refusing a CodeableConcept without a coding of `system`.
+fn required_coding(
+    node: &Node<'_>,
+    system: &str,
+    zh: &str,
+    en: &str,
+) -> Result<(String, Option<String>, String), Outcome> {
+    coding_of(node, system)?.ok_or_else(|| {
+        let p = format!("{}.coding", node.path);
+        Outcome::required(
+            &p,
+            format!("{zh}（system = {system}）"),
+            format!("{en} (system = {system})"),
+        )
+    })
 }
 
 /// The first coding of `system` in the CodeableConcept at `node`: (code, display, path of code).
@@ -450,14 +454,12 @@ pub fn condition_from_fhir_at(node: &Node<'_>) -> Result<RecordEntryInput, Outco
     let mut e = blank(EntryKind::Diagnosis, patient, when);
     e.id = node.opt_str("id")?.map(str::to_string);
     let code = node.req("code")?;
-    let (c, display, path) = coding_of(&code, ICD10_SYSTEM)?.ok_or_else(|| {
-        let p = format!("{}.coding", code.path);
-        Outcome::required(
-            &p,
-            format!("诊断须有 ICD-10 编码（system = {ICD10_SYSTEM}）"),
-            format!("a diagnosis needs an ICD-10 coding (system = {ICD10_SYSTEM})"),
-        )
-    })?;
+    let (c, display, path) = required_coding(
+        &code,
+        ICD10_SYSTEM,
+        "诊断须有 ICD-10 编码",
+        "a diagnosis needs an ICD-10 coding",
+    )?;
     e.code = Icd10Code::parse(&c)
         .map_err(|err| Outcome::from_explain_as(&err, IssueType::Value, &path))?
         .as_str()
@@ -557,14 +559,12 @@ pub fn observation_from_fhir_at(node: &Node<'_>) -> Result<RecordEntryInput, Out
     let mut e = blank(EntryKind::Lab, patient, when);
     e.id = node.opt_str("id")?.map(str::to_string);
     let code = node.req("code")?;
-    let (c, display, _) = coding_of(&code, LAB_ITEM_SYSTEM)?.ok_or_else(|| {
-        let p = format!("{}.coding", code.path);
-        Outcome::required(
-            &p,
-            format!("检验须有本地项目编码（system = {LAB_ITEM_SYSTEM}）"),
-            format!("a lab result needs a local item coding (system = {LAB_ITEM_SYSTEM})"),
-        )
-    })?;
+    let (c, display, _) = required_coding(
+        &code,
+        LAB_ITEM_SYSTEM,
+        "检验须有本地项目编码",
+        "a lab result needs a local item coding",
+    )?;
     e.code = c;
     e.title = text_of(&code)?.or(display).unwrap_or_default();
     if let Some(enc) = node.field("encounter") {

@@ -125,6 +125,17 @@ impl<'a> Node<'a> {
         Ok(())
     }
 
+    /// Refuses element names that are neither a DomainResource element
+    /// ([`DOMAIN_RESOURCE_ELEMENTS`], with `identifier`) nor in `specific`.
+    pub fn known_resource_elements(&self, specific: &[&str]) -> Result<(), Outcome> {
+        let all: Vec<&str> = DOMAIN_RESOURCE_ELEMENTS
+            .iter()
+            .chain(specific)
+            .copied()
+            .collect();
+        self.known_elements(&all)
+    }
+
     /// `resourceType` must be `expected`.
     pub fn resource_type(&self, expected: &str) -> Result<(), Outcome> {
         let rt = self.req("resourceType")?;
@@ -207,6 +218,20 @@ pub fn is_fhir_id(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
+
+/// The elements every mapped R4 resource has: DomainResource's, and
+/// `identifier` (all of yilian's resources carry one).
+pub const DOMAIN_RESOURCE_ELEMENTS: &[&str] = &[
+    "id",
+    "meta",
+    "implicitRules",
+    "language",
+    "text",
+    "contained",
+    "extension",
+    "modifierExtension",
+    "identifier",
+];
 
 #[cfg(test)]
 mod tests {

@@ -84,24 +84,7 @@ pub fn to_fhir(i: &InstitutionFhir) -> Value {
 }
 
 const ORGANIZATION_ELEMENTS: &[&str] = &[
-    "id",
-    "meta",
-    "implicitRules",
-    "language",
-    "text",
-    "contained",
-    "extension",
-    "modifierExtension",
-    "identifier",
-    "active",
-    "type",
-    "name",
-    "alias",
-    "telecom",
-    "address",
-    "partOf",
-    "contact",
-    "endpoint",
+    "active", "type", "name", "alias", "telecom", "address", "partOf", "contact", "endpoint",
 ];
 
 /// Reads a standalone `Organization`.
@@ -112,7 +95,7 @@ pub fn from_fhir(v: &Value) -> Result<OrganizationIn, Outcome> {
 /// Reads an `Organization` at `node`.
 pub fn from_fhir_at(node: &Node<'_>) -> Result<OrganizationIn, Outcome> {
     node.resource_type("Organization")?;
-    node.known_elements(ORGANIZATION_ELEMENTS)?;
+    node.known_resource_elements(ORGANIZATION_ELEMENTS)?;
     let id = node.opt_str("id")?.map(str::to_string);
     let (code, code_path) =
         identifier_value(node.field("identifier"), INSTITUTION_CODE_SYSTEM)?.ok_or_else(|| {

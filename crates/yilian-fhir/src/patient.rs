@@ -103,15 +103,6 @@ pub fn to_fhir(r: &ResidentFhir) -> Value {
 /// R4 Patient elements (the equivalent of `deny_unknown_fields`). Elements
 /// yilian does not map (contact, photo, …) are accepted and ignored.
 const PATIENT_ELEMENTS: &[&str] = &[
-    "id",
-    "meta",
-    "implicitRules",
-    "language",
-    "text",
-    "contained",
-    "extension",
-    "modifierExtension",
-    "identifier",
     "active",
     "name",
     "telecom",
@@ -152,7 +143,7 @@ pub fn from_fhir(v: &Value, today: NaiveDate) -> Result<PatientIn, Outcome> {
 /// Reads a `Patient` at `node` (e.g. `Bundle.entry[0].resource`).
 pub fn from_fhir_at(node: &Node<'_>, today: NaiveDate) -> Result<PatientIn, Outcome> {
     node.resource_type("Patient")?;
-    node.known_elements(PATIENT_ELEMENTS)?;
+    node.known_resource_elements(PATIENT_ELEMENTS)?;
     let id = node.opt_str("id")?.map(str::to_string);
 
     let ids = patient_identifiers(node.field("identifier"), today)?;
