@@ -17,15 +17,26 @@
 //! - [`json`], [`reference`] — path-aware JSON walking and references.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod bundle;
 pub mod capability;
+pub mod care;
+pub mod claim;
 pub mod clinical;
+pub mod consent;
+pub mod coverage;
 pub mod identifiers;
 pub mod json;
+pub mod location;
+pub mod measure;
+pub mod orders;
 pub mod organization;
 pub mod outcome;
 pub mod patient;
+pub mod practitioner;
 pub mod reference;
+pub mod referral;
+pub mod scheduling;
 
 pub use outcome::{IssueType, Outcome};
 
