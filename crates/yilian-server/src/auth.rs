@@ -196,7 +196,7 @@ impl FromRequestParts<AppState> for Auth {
             .extensions
             .get::<axum::extract::OriginalUri>()
             .map_or(parts.uri.path(), |u| u.0.path());
-        let is_api = path.starts_with("/api/");
+        let is_api = path.starts_with("/api/") || path.starts_with("/fhir");
         if via_cookie && unsafe_method && is_api {
             let sent = parts
                 .headers

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod care;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod insurance;
 pub mod monitoring;
 pub mod outbox;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1",
             api::router().fallback(|| async { ApiError::not_found("接口") }),
         )
+        .nest("/fhir", fhir::router())
         .merge(web::router());
     if let Some(dir) = state.settings.assets.clone() {
         router = router.nest_service("/assets", ServeDir::new(dir));

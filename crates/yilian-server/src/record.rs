@@ -200,6 +200,7 @@ pub async fn timeline(
     let f = TimelineFilter {
         kind,
         institution_id: q.institution_id,
+        ..Default::default()
     };
     let entries = store::timeline(&mut tx, resident_id, &f, Paging::new(q.limit, q.offset)).await?;
     let institutions = store::institutions_of(&mut tx, resident_id).await?;
@@ -313,14 +314,26 @@ pub async fn add_entry(
     resident_id: i64,
     req: &EntryRequest,
 ) -> ApiResult<EntryRow> {
+    let mut tx = store.write().await?;
+    let row = add_entry_in(&mut tx, p, resident_id, req).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// [`add_entry`] inside the caller's transaction (FHIR transaction bundles).
+pub async fn add_entry_in(
+    tx: &mut yilian_store::Conn,
+    p: &Principal,
+    resident_id: i64,
+    req: &EntryRequest,
+) -> ApiResult<EntryRow> {
     if !allowed(p.role, Action::WriteCare) || p.institution.is_none() {
         return Err(ApiError::forbidden());
     }
     let e = req.validate(resident_id, p)?;
-    let mut tx = store.write().await?;
-    visible_resident(&mut tx, p, resident_id).await?;
+    visible_resident(tx, p, resident_id).await?;
     if let Some(enc) = e.encounter_id {
-        match store::get_entry(&mut tx, enc).await? {
+        match store::get_entry(tx, enc).await? {
             Some(x) if x.resident_id == resident_id && x.kind == EntryKind::Encounter.as_str() => {}
             _ => {
                 return Err(ApiError::invalid(
@@ -331,9 +344,9 @@ pub async fn add_entry(
             }
         }
     }
-    let id = store::insert_entry(&mut tx, &e).await?;
+    let id = store::insert_entry(tx, &e).await?;
     yilian_store::audit::record(
-        &mut tx,
+        tx,
         Some(p.user_id),
         "record.add",
         "resident",
@@ -341,11 +354,9 @@ pub async fn add_entry(
         &serde_json::json!({"entry_id": id, "kind": e.kind}),
     )
     .await?;
-    let row = store::get_entry(&mut tx, id)
+    store::get_entry(tx, id)
         .await?
-        .ok_or_else(ApiError::internal)?;
-    tx.commit().await?;
-    Ok(row)
+        .ok_or_else(ApiError::internal)
 }
 
 fn own_resident(p: &Principal) -> ApiResult<i64> {

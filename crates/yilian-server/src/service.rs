@@ -300,16 +300,30 @@ pub async fn update_resident(
     input: &ResidentInput,
     today: NaiveDate,
 ) -> ApiResult<ResidentDetail> {
+    let mut tx = store.write().await?;
+    let d = update_resident_in(&mut tx, p, id, version, input, today).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+/// [`update_resident`] inside the caller's transaction.
+pub async fn update_resident_in(
+    tx: &mut Conn,
+    p: &Principal,
+    id: i64,
+    version: i64,
+    input: &ResidentInput,
+    today: NaiveDate,
+) -> ApiResult<ResidentDetail> {
     if !allowed(p.role, Action::WriteResident) {
         return Err(ApiError::forbidden());
     }
     let v = input.validate(today)?;
-    let mut tx = store.write().await?;
-    visible(&mut tx, p, id).await?;
-    require_region(&mut tx, &v.region_code).await?;
-    let row = residents::update(&mut tx, id, version, &v).await?;
+    visible(tx, p, id).await?;
+    require_region(tx, &v.region_code).await?;
+    let row = residents::update(tx, id, version, &v).await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(p.user_id),
         "update",
         "resident",
@@ -317,7 +331,6 @@ pub async fn update_resident(
         &serde_json::json!({"version": row.version}),
     )
     .await?;
-    tx.commit().await?;
     Ok(detail(row, vec![], today))
 }
 

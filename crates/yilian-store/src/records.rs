@@ -128,6 +128,12 @@ pub async fn get_entry(conn: &mut Conn, id: i64) -> Result<Option<EntryRow>, Sto
 pub struct TimelineFilter {
     pub kind: Option<String>,
     pub institution_id: Option<i64>,
+    /// One entry (FHIR `_id`).
+    pub id: Option<i64>,
+    /// `occurred_at` on or after (`YYYY-MM-DDTHH:MM:SS`).
+    pub from: Option<String>,
+    /// `occurred_at` before (exclusive).
+    pub before: Option<String>,
 }
 
 /// One resident's timeline, newest first.
@@ -144,6 +150,15 @@ pub async fn timeline(
     }
     if let Some(i) = f.institution_id {
         w.and("e.institution_id = ?", [i.into()]);
+    }
+    if let Some(i) = f.id {
+        w.and("e.id = ?", [i.into()]);
+    }
+    if let Some(t) = &f.from {
+        w.and("e.occurred_at >= ?", [t.as_str().into()]);
+    }
+    if let Some(t) = &f.before {
+        w.and("e.occurred_at < ?", [t.as_str().into()]);
     }
     w.page(
         conn,

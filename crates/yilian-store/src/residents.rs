@@ -185,6 +185,12 @@ pub struct ResidentFilter {
     pub within: Option<String>,
     pub household_code: Option<String>,
     pub include_merged: bool,
+    /// One resident by id (FHIR `_id`).
+    pub id: Option<i64>,
+    /// Born on or after (`YYYY-MM-DD`).
+    pub born_from: Option<String>,
+    /// Born before (`YYYY-MM-DD`, exclusive).
+    pub born_before: Option<String>,
 }
 
 fn scope_clause(w: &mut Where, scope: &ResidentScope) {
@@ -272,6 +278,15 @@ pub async fn search(
     }
     if let Some(v) = &f.household_code {
         w.and("household_code = ?", [v.as_str().into()]);
+    }
+    if let Some(v) = f.id {
+        w.and("id = ?", [v.into()]);
+    }
+    if let Some(v) = &f.born_from {
+        w.and("birth_date >= ?", [v.as_str().into()]);
+    }
+    if let Some(v) = &f.born_before {
+        w.and("birth_date < ?", [v.as_str().into()]);
     }
     w.page(conn, RESIDENT_COLS, "residents", "id", paging).await
 }

@@ -117,6 +117,7 @@ async fn search_residents(
         within: q.within,
         household_code: q.household_code,
         include_merged: false,
+        ..Default::default()
     };
     Ok(Json(
         service::search_residents(

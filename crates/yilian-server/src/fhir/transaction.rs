@@ -1,0 +1,151 @@
+//! `POST /fhir` with a `transaction` Bundle: a hospital system pushes a
+//! patient, an encounter and its conditions, observations (and, as the
+//! other mappers land, prescriptions) at once. All or nothing: the bundle
+//! is checked whole before anything is written (`bundle::parse_transaction`),
+//! then every entry runs in **one** database transaction; the first refusal
+//! rolls everything back and is answered with an OperationOutcome naming
+//! `Bundle.entry[i]…`.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use yilian_domain::access::Principal;
+use yilian_fhir::Outcome;
+use yilian_fhir::bundle::{EntryResult, Method, Op, PlannedEntry, parse_transaction, transaction_response};
+use yilian_store::Conn;
+use yilian_store::registry;
+
+use super::{FhirError, FhirResult, body_json, fhir_json, not_found, parse_id, principal};
+use crate::api::registry::institution_data;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn handle(
+    State(s): State<AppState>,
+    auth: Result<Auth, ApiError>,
+    _headers: HeaderMap,
+    body: Bytes,
+) -> FhirResult<Response> {
+    let p = principal(auth)?;
+    let v = body_json(&body)?;
+    let plan = parse_transaction(&v, s.today())?;
+    let mut tx = s.store.write().await?;
+    let mut created: HashMap<String, String> = HashMap::new();
+    let mut results: Vec<Option<EntryResult>> = vec![None; plan.entry_count];
+    for step in &plan.steps {
+        let (rt, id) = run(&s, &p, &mut tx, step, &created)
+            .await
+            .map_err(|e| at_entry(e, step))?;
+        if let Some(u) = &step.full_url {
+            created.insert(u.clone(), id.to_string());
+        }
+        let (status, version) = match step.method {
+            Method::Post => ("201 Created", 1),
+            Method::Put => ("200 OK", id.1),
+        };
+        results[step.index] = Some(EntryResult {
+            status: status.into(),
+            location: format!("{rt}/{}/_history/{version}", id.0),
+            etag: yilian_fhir::etag(version),
+        });
+    }
+    tx.commit().await?;
+    let results: Vec<EntryResult> = results.into_iter().flatten().collect();
+    Ok(fhir_json(StatusCode::OK, &transaction_response(&results)))
+}
+
+/// A stored id and its version after the step.
+#[derive(Debug, Clone, Copy)]
+struct Written(i64, i64);
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Places a step's refusal at its entry: `Patient.name` → `Bundle.entry[2].resource.name`.
+fn at_entry(mut e: FhirError, step: &PlannedEntry) -> FhirError {
+    let rt = step.op.resource_type();
+    let prefix = format!("Bundle.entry[{}]", step.index);
+    for issue in &mut e.0.issues {
+        issue.expression = Some(match issue.expression.take() {
+            Some(x) if x.starts_with(&format!("{rt}.")) => {
+                format!("{prefix}.resource{}", &x[rt.len()..])
+            }
+            Some(x) if x.starts_with("Bundle.") => x,
+            Some(x) if !x.is_empty() => format!("{prefix}.resource.{x}"),
+            _ => prefix.clone(),
+        });
+    }
+    e
+}
+
+async fn run(
+    s: &AppState,
+    p: &Principal,
+    tx: &mut Conn,
+    step: &PlannedEntry,
+    created: &HashMap<String, String>,
+) -> FhirResult<(&'static str, Written)> {
+    let today = s.today();
+    let rt = step.op.resource_type();
+    match (&step.op, step.method) {
+        (Op::Patient(pin), Method::Post) => {
+            let r =
+                crate::service::register_resident_in(tx, &s.regions, p, &pin.input, today).await?;
+            Ok((rt, Written(r.resident.id, r.resident.version)))
+        }
+        (Op::Patient(pin), Method::Put) => {
+            let tid = step.target_id.as_deref().unwrap_or("");
+            let id = parse_id(rt, tid)?;
+            let current = yilian_store::residents::get(tx, id)
+                .await?
+                .ok_or_else(|| not_found(rt, tid))?;
+            let mut input = pin.input.clone();
+            if input.region_code.trim().is_empty() {
+                input.region_code = current.region_code.clone();
+            }
+            let d =
+                crate::service::update_resident_in(tx, p, id, current.version, &input, today)
+                    .await?;
+            Ok((rt, Written(d.id, d.version)))
+        }
+        (Op::Organization(o), m) => {
+            let old = match (m, step.target_id.as_deref()) {
+                (Method::Put, Some(tid)) => Some(
+                    registry::get_institution(tx, parse_id(rt, tid)?)
+                        .await?
+                        .ok_or_else(|| not_found(rt, tid))?,
+                ),
+                _ => None,
+            };
+            if let Some(old) = &old {
+                let region = yilian_domain::region::RegionCode::parse(&old.region_code)
+                    .map_err(|_| FhirError::from(ApiError::internal()))?;
+                crate::service::authorize_registry_write(p, &region)?;
+            }
+            let d = institution_data(tx, p, &super::registry::input_of(o, old.as_ref())).await?;
+            let row = match &old {
+                Some(old) => registry::update_institution(tx, old.id, old.version, &d).await?,
+                None => registry::insert_institution(tx, &d).await?,
+            };
+            Ok((rt, Written(row.id, row.version)))
+        }
+        (Op::Record(e), Method::Post) => {
+            let (resident_id, req) = super::record::entry_request(rt, e, p, created)?;
+            let row = crate::record::add_entry_in(tx, p, resident_id, &req).await?;
+            Ok((rt, Written(row.id, 1)))
+        }
+        (Op::Record(_), Method::Put) => Err(FhirError(Outcome::not_supported(
+            &format!("Bundle.entry[{}].request.method", step.index),
+            format!("健康档案条目只增不改：{rt} 不支持 PUT"),
+            format!("record entries are append-only: {rt} does not support PUT"),
+        ))
+        .with_status(405)),
+    }
+}
