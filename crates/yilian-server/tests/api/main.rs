@@ -3,6 +3,7 @@
 
 mod care;
 mod care_web;
+mod fhir;
 mod helpers;
 mod insurance;
 mod insurance_web;
