@@ -33,6 +33,7 @@ use crate::state::AppState;
 
 mod params;
 mod patient;
+mod people;
 mod record;
 mod registry;
 mod transaction;
@@ -150,6 +151,30 @@ pub fn support() -> Vec<ResourceSupport> {
         clinical("Encounter"),
         clinical("Condition"),
         clinical("Observation"),
+        ResourceSupport::new("Practitioner", &[Read, SearchType, Update])
+            .search(&[
+                ("_id", Token),
+                ("identifier", Token),
+                ("name", Str),
+                ("organization", Reference),
+            ])
+            .versioned(),
+        ResourceSupport::new("PractitionerRole", &[Read, SearchType])
+            .search(&[("practitioner", Reference), ("organization", Reference)]),
+        ResourceSupport::new("Location", &[Read, SearchType]).search(&[
+            ("_id", Token),
+            ("name", Str),
+            ("organization", Reference),
+            ("partof", Reference),
+        ]),
+        ResourceSupport::new("CareTeam", &[Read, SearchType, Create, Update])
+            .search(&[
+                ("_id", Token),
+                ("name", Str),
+                ("organization", Reference),
+                ("participant", Reference),
+            ])
+            .versioned(),
     ]
 }
 
@@ -307,6 +332,10 @@ async fn read(
     let r = match rt.as_str() {
         "Patient" => patient::read(&s, &p, &id).await?,
         "Organization" => registry::read_organization(&s, &p, &id).await?,
+        "Practitioner" => people::read_practitioner(&s, &p, &id).await?,
+        "PractitionerRole" => people::read_role(&s, &p, &id).await?,
+        "Location" => people::read_location(&s, &p, &id).await?,
+        "CareTeam" => people::read_team(&s, &p, &id).await?,
         _ => record::read(&s, &p, &rt, &id).await?,
     };
     Ok(resource_response(&base_url(&s, &headers), StatusCode::OK, &r))
@@ -325,6 +354,10 @@ async fn search(
     let found = match rt.as_str() {
         "Patient" => patient::search(&s, &p, &params).await?,
         "Organization" => registry::search_organizations(&s, &p, &params).await?,
+        "Practitioner" => people::search_practitioners(&s, &p, &params).await?,
+        "PractitionerRole" => people::search_roles(&s, &p, &params).await?,
+        "Location" => people::search_locations(&s, &p, &params).await?,
+        "CareTeam" => people::search_teams(&s, &p, &params).await?,
         _ => record::search(&s, &p, &rt, &params).await?,
     };
     let page = yilian_fhir::bundle::SearchPage {
@@ -353,6 +386,7 @@ async fn create(
     let r = match rt.as_str() {
         "Patient" => patient::create(&s, &p, &v).await?,
         "Organization" => registry::create_organization(&s, &p, &v).await?,
+        "CareTeam" => people::create_team(&s, &p, &v).await?,
         _ => record::create(&s, &p, &rt, &v).await?,
     };
     Ok(resource_response(&base_url(&s, &headers), StatusCode::CREATED, &r))
@@ -383,6 +417,8 @@ async fn update(
     let r = match rt.as_str() {
         "Patient" => patient::update(&s, &p, &id, &v, want).await?,
         "Organization" => registry::update_organization(&s, &p, &id, &v, want).await?,
+        "Practitioner" => people::update_practitioner(&s, &p, &id, &v, want).await?,
+        "CareTeam" => people::update_team(&s, &p, &id, &v, want).await?,
         _ => return Err(supported(&rt, Interaction::Update).err().unwrap_or_else(internal)),
     };
     Ok(resource_response(&base_url(&s, &headers), StatusCode::OK, &r))
