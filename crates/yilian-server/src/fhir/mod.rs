@@ -31,12 +31,16 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+mod care;
+mod finance;
+mod oversight;
 mod params;
 mod patient;
 mod people;
 mod record;
 mod registry;
 mod transaction;
+mod workflow;
 
 pub use params::{DateBound, Params};
 
@@ -130,7 +134,7 @@ pub fn support() -> Vec<ResourceSupport> {
             ])
             .versioned()
     };
-    vec![
+    let mut v = vec![
         ResourceSupport::new("Patient", &[Read, SearchType, Create, Update])
             .search(&[
                 ("_id", Token),
@@ -175,7 +179,31 @@ pub fn support() -> Vec<ResourceSupport> {
                 ("participant", Reference),
             ])
             .versioned(),
-    ]
+    ];
+    v.extend(care::support());
+    v.extend(workflow::support());
+    v.extend(finance::support());
+    v.extend(oversight::support());
+    v
+}
+
+/// The modules that serve several resource types each.
+const CARE: &[&str] = &["EpisodeOfCare", "Consent", "Coverage"];
+const WORKFLOW: &[&str] = &["ServiceRequest", "Task", "Schedule", "Slot", "Appointment"];
+const FINANCE: &[&str] = &["Claim", "ClaimResponse"];
+const OVERSIGHT: &[&str] = &["MeasureReport", "AuditEvent"];
+
+/// The refusal of an interaction a module does not serve (the dispatcher
+/// checks [`support`] first, so this is a guard).
+pub(crate) fn unsupported(rt: &str) -> FhirError {
+    FhirError(Outcome::new(
+        IssueType::NotSupported,
+        "not_supported",
+        "",
+        format!("{rt} 不支持该操作"),
+        format!("{rt} does not support this interaction"),
+    ))
+    .with_status(405)
 }
 
 /// The `/fhir` router.
@@ -336,6 +364,10 @@ async fn read(
         "PractitionerRole" => people::read_role(&s, &p, &id).await?,
         "Location" => people::read_location(&s, &p, &id).await?,
         "CareTeam" => people::read_team(&s, &p, &id).await?,
+        t if CARE.contains(&t) => care::read(&s, &p, t, &id).await?,
+        t if WORKFLOW.contains(&t) => workflow::read(&s, &p, t, &id).await?,
+        t if FINANCE.contains(&t) => finance::read(&s, &p, t, &id).await?,
+        t if OVERSIGHT.contains(&t) => oversight::read(&s, &p, t, &id).await?,
         _ => record::read(&s, &p, &rt, &id).await?,
     };
     Ok(resource_response(&base_url(&s, &headers), StatusCode::OK, &r))
@@ -358,6 +390,10 @@ async fn search(
         "PractitionerRole" => people::search_roles(&s, &p, &params).await?,
         "Location" => people::search_locations(&s, &p, &params).await?,
         "CareTeam" => people::search_teams(&s, &p, &params).await?,
+        t if CARE.contains(&t) => care::search(&s, &p, t, &params).await?,
+        t if WORKFLOW.contains(&t) => workflow::search(&s, &p, t, &params).await?,
+        t if FINANCE.contains(&t) => finance::search(&s, &p, t, &params).await?,
+        t if OVERSIGHT.contains(&t) => oversight::search(&s, &p, t, &params).await?,
         _ => record::search(&s, &p, &rt, &params).await?,
     };
     let page = yilian_fhir::bundle::SearchPage {
@@ -387,6 +423,9 @@ async fn create(
         "Patient" => patient::create(&s, &p, &v).await?,
         "Organization" => registry::create_organization(&s, &p, &v).await?,
         "CareTeam" => people::create_team(&s, &p, &v).await?,
+        t if CARE.contains(&t) => care::create(&s, &p, t, &v).await?,
+        t if WORKFLOW.contains(&t) => workflow::create(&s, &p, t, &v).await?,
+        t if FINANCE.contains(&t) => finance::create(&s, &p, t, &v).await?,
         _ => record::create(&s, &p, &rt, &v).await?,
     };
     Ok(resource_response(&base_url(&s, &headers), StatusCode::CREATED, &r))
@@ -419,6 +458,8 @@ async fn update(
         "Organization" => registry::update_organization(&s, &p, &id, &v, want).await?,
         "Practitioner" => people::update_practitioner(&s, &p, &id, &v, want).await?,
         "CareTeam" => people::update_team(&s, &p, &id, &v, want).await?,
+        t if CARE.contains(&t) => care::update(&s, &p, t, &id, &v, want).await?,
+        t if WORKFLOW.contains(&t) => workflow::update(&s, &p, t, &id, &v, want).await?,
         _ => return Err(supported(&rt, Interaction::Update).err().unwrap_or_else(internal)),
     };
     Ok(resource_response(&base_url(&s, &headers), StatusCode::OK, &r))

@@ -1,0 +1,21 @@
+//! Oversight: MeasureReport (plan and tiered-care indicators) and AuditEvent (the access log, read-only).
+
+use serde_json::Value;
+use yilian_domain::access::Principal;
+use yilian_fhir::capability::ResourceSupport;
+
+use super::{FhirResult, Found, Params, unsupported};
+use crate::state::AppState;
+
+/// What this module serves (see [`super::support`]).
+pub fn support() -> Vec<ResourceSupport> {
+    vec![]
+}
+
+pub async fn read(_s: &AppState, _p: &Principal, rt: &str, _id: &str) -> FhirResult<Value> {
+    Err(unsupported(rt))
+}
+
+pub async fn search(_s: &AppState, _p: &Principal, rt: &str, _q: &Params) -> FhirResult<Found> {
+    Err(unsupported(rt))
+}
