@@ -35,8 +35,8 @@ mod care;
 mod finance;
 mod oversight;
 mod params;
-mod patient;
-mod people;
+pub(crate) mod patient;
+pub(crate) mod people;
 mod record;
 mod registry;
 mod transaction;
@@ -370,7 +370,11 @@ async fn read(
         t if OVERSIGHT.contains(&t) => oversight::read(&s, &p, t, &id).await?,
         _ => record::read(&s, &p, &rt, &id).await?,
     };
-    Ok(resource_response(&base_url(&s, &headers), StatusCode::OK, &r))
+    Ok(resource_response(
+        &base_url(&s, &headers),
+        StatusCode::OK,
+        &r,
+    ))
 }
 
 async fn search(
@@ -428,7 +432,11 @@ async fn create(
         t if FINANCE.contains(&t) => finance::create(&s, &p, t, &v).await?,
         _ => record::create(&s, &p, &rt, &v).await?,
     };
-    Ok(resource_response(&base_url(&s, &headers), StatusCode::CREATED, &r))
+    Ok(resource_response(
+        &base_url(&s, &headers),
+        StatusCode::CREATED,
+        &r,
+    ))
 }
 
 async fn update(
@@ -460,9 +468,17 @@ async fn update(
         "CareTeam" => people::update_team(&s, &p, &id, &v, want).await?,
         t if CARE.contains(&t) => care::update(&s, &p, t, &id, &v, want).await?,
         t if WORKFLOW.contains(&t) => workflow::update(&s, &p, t, &id, &v, want).await?,
-        _ => return Err(supported(&rt, Interaction::Update).err().unwrap_or_else(internal)),
+        _ => {
+            return Err(supported(&rt, Interaction::Update)
+                .err()
+                .unwrap_or_else(internal));
+        }
     };
-    Ok(resource_response(&base_url(&s, &headers), StatusCode::OK, &r))
+    Ok(resource_response(
+        &base_url(&s, &headers),
+        StatusCode::OK,
+        &r,
+    ))
 }
 
 fn internal() -> FhirError {

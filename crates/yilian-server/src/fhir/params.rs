@@ -93,9 +93,7 @@ fn value_range(v: &str) -> Option<(NaiveDateTime, NaiveDateTime)> {
 /// Reads one `date` value with its prefix into bounds.
 pub fn date_bound(param: &str, raw: &str) -> FhirResult<DateBound> {
     let (prefix, v) = match raw.get(..2) {
-        Some(p @ ("eq" | "ne" | "gt" | "lt" | "ge" | "le" | "sa" | "eb" | "ap")) => {
-            (p, &raw[2..])
-        }
+        Some(p @ ("eq" | "ne" | "gt" | "lt" | "ge" | "le" | "sa" | "eb" | "ap")) => (p, &raw[2..]),
         _ => ("eq", raw),
     };
     let (s, e) = value_range(v).ok_or_else(|| {
@@ -146,7 +144,11 @@ impl Params {
             match k.as_str() {
                 "_count" => count = Some(v),
                 "_offset" => offset = Some(v),
-                "_format" if matches!(v.as_str(), "json" | "application/fhir+json" | "application/json") => {}
+                "_format"
+                    if matches!(
+                        v.as_str(),
+                        "json" | "application/fhir+json" | "application/json"
+                    ) => {}
                 "_include" => {
                     if !support.search_include.contains(&v) {
                         return Err(bad(
@@ -164,7 +166,10 @@ impl Params {
                     return Err(bad(
                         &k,
                         format!("{} 不支持检索参数 {k}", support.resource_type),
-                        format!("{} does not support the search parameter {k}", support.resource_type),
+                        format!(
+                            "{} does not support the search parameter {k}",
+                            support.resource_type
+                        ),
                     ));
                 }
             }
@@ -178,7 +183,11 @@ impl Params {
     /// The parameters to repeat in `link` URLs (without paging).
     pub fn echo(&self) -> Vec<(String, String)> {
         let mut v = self.pairs.clone();
-        v.extend(self.include.iter().map(|i| ("_include".to_string(), i.clone())));
+        v.extend(
+            self.include
+                .iter()
+                .map(|i| ("_include".to_string(), i.clone())),
+        );
         v
     }
 
@@ -277,7 +286,10 @@ mod tests {
     #[test]
     fn date_bounds_round_to_days_for_date_fields() {
         let b = date_bound("birthdate", "1960").unwrap();
-        assert_eq!(b.dates(), (Some("1960-01-01".into()), Some("1961-01-01".into())));
+        assert_eq!(
+            b.dates(),
+            (Some("1960-01-01".into()), Some("1961-01-01".into()))
+        );
         let b = date_bound("birthdate", "gt1960-05-01").unwrap();
         assert_eq!(b.dates(), (Some("1960-05-02".into()), None));
     }

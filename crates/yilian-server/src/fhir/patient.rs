@@ -5,8 +5,9 @@
 
 use serde_json::Value;
 use yilian_domain::access::Principal;
+use yilian_domain::resident::ResidentInput;
 use yilian_fhir::patient::{self as fp, ResidentFhir};
-use yilian_store::residents::ResidentFilter;
+use yilian_store::residents::{ResidentFilter, ResidentRow};
 
 use super::{FhirResult, Found, Params, check_version, parse_id};
 use crate::service::{self, ResidentDetail, ResidentSummary};
@@ -49,6 +50,24 @@ fn summary_to_fhir(r: &ResidentSummary) -> Value {
         version: None,
         last_updated: None,
     })
+}
+
+/// What a Patient does not carry is kept from the stored resident, so an
+/// update never drops it: the region (when the extension is absent), the
+/// household, the insurance (that is `Coverage`) and the recorded tags.
+pub fn keep_unmapped(input: &mut ResidentInput, row: &ResidentRow) {
+    if input.region_code.trim().is_empty() {
+        input.region_code = row.region_code.clone();
+    }
+    input.household_code = row.household_code.clone();
+    input.insurance = Some(row.insurance.clone());
+    input.tags = Some(
+        row.tags
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect(),
+    );
 }
 
 pub async fn read(s: &AppState, p: &Principal, id: &str) -> FhirResult<Value> {
@@ -103,10 +122,12 @@ pub async fn update(
     let mut pin = fp::from_fhir(v, s.today())?;
     let current = service::resident_detail(&s.store, p, id, s.today()).await?;
     check_version(want, current.version)?;
-    // A Patient without the region extension keeps where the resident lives.
-    if pin.input.region_code.trim().is_empty() {
-        pin.input.region_code = current.region_code.clone();
+    let row = {
+        let mut c = s.store.read().await?;
+        yilian_store::residents::get(&mut c, id).await?
     }
+    .ok_or_else(|| super::not_found("Patient", &id.to_string()))?;
+    keep_unmapped(&mut pin.input, &row);
     let d = service::update_resident(
         &s.store,
         p,

@@ -89,7 +89,9 @@ async fn practitioner(c: &mut Conn, id: &str) -> FhirResult<Practitioner> {
 pub async fn read_practitioner(s: &AppState, p: &Principal, id: &str) -> FhirResult<Value> {
     require_read(p)?;
     let mut c = s.store.read().await?;
-    Ok(fpr::to_fhir(&practitioner_fhir(&practitioner(&mut c, id).await?)?))
+    Ok(fpr::to_fhir(&practitioner_fhir(
+        &practitioner(&mut c, id).await?,
+    )?))
 }
 
 /// Practitioners matching `q` with their sites.
@@ -191,7 +193,10 @@ pub async fn search_roles(s: &AppState, p: &Principal, q: &Params) -> FhirResult
     let org = q.reference("organization", "Organization")?;
     let pr = q.reference("practitioner", "Practitioner")?;
     let rows: Vec<Practitioner> = match pr {
-        Some(id) => registry::get_practitioner(&mut c, id).await?.into_iter().collect(),
+        Some(id) => registry::get_practitioner(&mut c, id)
+            .await?
+            .into_iter()
+            .collect(),
         None => {
             let Some(org) = org else {
                 return Err(FhirError(

@@ -92,7 +92,10 @@ pub async fn read(s: &AppState, p: &Principal, rt: &str, id: &str) -> FhirResult
 
 pub async fn search(s: &AppState, p: &Principal, rt: &str, q: &Params) -> FhirResult<Found> {
     let kind = kind_of(rt).ok_or_else(|| not_found(rt, ""))?;
-    let patient = match (q.reference("patient", "Patient")?, q.reference("subject", "Patient")?) {
+    let patient = match (
+        q.reference("patient", "Patient")?,
+        q.reference("subject", "Patient")?,
+    ) {
         // Two different residents: nothing matches both.
         (Some(a), Some(b)) if a != b => Some(0),
         (a, b) => a.or(b),

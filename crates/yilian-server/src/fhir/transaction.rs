@@ -14,7 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use yilian_domain::access::Principal;
 use yilian_fhir::Outcome;
-use yilian_fhir::bundle::{EntryResult, Method, Op, PlannedEntry, parse_transaction, transaction_response};
+use yilian_fhir::bundle::{
+    EntryResult, Method, Op, PlannedEntry, parse_transaction, transaction_response,
+};
 use yilian_store::Conn;
 use yilian_store::registry;
 
@@ -107,12 +109,9 @@ async fn run(
                 .await?
                 .ok_or_else(|| not_found(rt, tid))?;
             let mut input = pin.input.clone();
-            if input.region_code.trim().is_empty() {
-                input.region_code = current.region_code.clone();
-            }
-            let d =
-                crate::service::update_resident_in(tx, p, id, current.version, &input, today)
-                    .await?;
+            super::patient::keep_unmapped(&mut input, &current);
+            let d = crate::service::update_resident_in(tx, p, id, current.version, &input, today)
+                .await?;
             Ok((rt, Written(d.id, d.version)))
         }
         (Op::Organization(o), m) => {

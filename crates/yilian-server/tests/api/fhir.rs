@@ -18,11 +18,11 @@ both_backends!(
     fhir_errors_are_operation_outcomes,
 );
 
-const ID_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
-const CARD_SYSTEM: &str = "https://yilian.example/fhir/sid/health-card";
-const REGION_EXT: &str = "https://yilian.example/fhir/StructureDefinition/region-code";
+pub const ID_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
+pub const CARD_SYSTEM: &str = "https://yilian.example/fhir/sid/health-card";
+pub const REGION_EXT: &str = "https://yilian.example/fhir/StructureDefinition/region-code";
 
-async fn send(
+pub async fn send(
     app: &TestApp,
     method: reqwest::Method,
     token: &str,
@@ -44,7 +44,7 @@ async fn send(
     rq.send().await.unwrap()
 }
 
-async fn ok_json(r: Response, status: StatusCode) -> Value {
+pub async fn ok_json(r: Response, status: StatusCode) -> Value {
     let got = r.status();
     let ct = r
         .headers()
@@ -57,7 +57,7 @@ async fn ok_json(r: Response, status: StatusCode) -> Value {
 }
 
 /// Asserts an OperationOutcome: status, issue code and the element path.
-async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&str>) -> Value {
+pub async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&str>) -> Value {
     let got = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(got, status, "{body}");
@@ -71,9 +71,7 @@ async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&str>
         "a Chinese message: {body}"
     );
     assert!(
-        issue["diagnostics"]
-            .as_str()
-            .is_some_and(|t| !t.is_empty()),
+        issue["diagnostics"].as_str().is_some_and(|t| !t.is_empty()),
         "an English message: {body}"
     );
     if let Some(p) = path {
@@ -82,7 +80,7 @@ async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&str>
     body
 }
 
-fn patient_json(seq: u16, name: &str, phone: &str) -> Value {
+pub fn patient_json(seq: u16, name: &str, phone: &str) -> Value {
     json!({
         "resourceType": "Patient",
         "identifier": [{ "system": ID_SYSTEM, "value": id_number((1962, 4, 5), seq) }],
@@ -94,7 +92,7 @@ fn patient_json(seq: u16, name: &str, phone: &str) -> Value {
     })
 }
 
-async fn institution_id(app: &TestApp, code: &str) -> i64 {
+pub async fn institution_id(app: &TestApp, code: &str) -> i64 {
     let mut c = app.db.store.read().await.unwrap();
     yilian_store::registry::get_institution_by_code(&mut c, code)
         .await
@@ -116,7 +114,13 @@ async fn metadata_states_what_is_served_and_nothing_else(app: TestApp) {
         .iter()
         .map(|r| r["type"].as_str().unwrap())
         .collect();
-    for t in ["Patient", "Organization", "Encounter", "Condition", "Observation"] {
+    for t in [
+        "Patient",
+        "Organization",
+        "Encounter",
+        "Condition",
+        "Observation",
+    ] {
         assert!(kinds.contains(&t), "{t} in {kinds:?}");
     }
     // What the statement leaves out is refused: Encounter has no update.
@@ -154,12 +158,23 @@ async fn metadata_states_what_is_served_and_nothing_else(app: TestApp) {
 async fn patient_create_read_search_update_with_if_match(app: TestApp) {
     let t = app.login("clinician_a").await;
     let p = patient_json(41, "冯晓明", "14500004101");
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&p), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&p),
+        None,
+    )
+    .await;
     assert_eq!(r.headers()["etag"], "W/\"1\"");
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     let created = ok_json(r, StatusCode::CREATED).await;
     let id = created["id"].as_str().unwrap().to_string();
-    assert!(loc.ends_with(&format!("/fhir/Patient/{id}/_history/1")), "{loc}");
+    assert!(
+        loc.ends_with(&format!("/fhir/Patient/{id}/_history/1")),
+        "{loc}"
+    );
     let card = created["identifier"]
         .as_array()
         .unwrap()
@@ -190,7 +205,15 @@ async fn patient_create_read_search_update_with_if_match(app: TestApp) {
             .unwrap_or_default()
     };
     let other = patient_json(42, "冯晓红", "14500004202");
-    send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&other), None).await;
+    send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&other),
+        None,
+    )
+    .await;
     let idn = id_number((1962, 4, 5), 41);
     for (q, n) in [
         (format!("identifier={ID_SYSTEM}|{idn}"), 1),
@@ -199,7 +222,10 @@ async fn patient_create_read_search_update_with_if_match(app: TestApp) {
         ("name=冯晓".to_string(), 2),
         ("birthdate=1962-04".to_string(), 2),
         ("birthdate=gt1962-04-05".to_string(), 0),
-        ("birthdate=ge1962-04-05&birthdate=lt1962-04-06".to_string(), 2),
+        (
+            "birthdate=ge1962-04-05&birthdate=lt1962-04-06".to_string(),
+            2,
+        ),
         (format!("_id={id}"), 1),
     ] {
         let b = ok_json(
@@ -280,7 +306,11 @@ async fn patient_create_read_search_update_with_if_match(app: TestApp) {
     )
     .await;
     outcome(r, StatusCode::PRECONDITION_FAILED, "conflict", None).await;
-    let now = ok_json(app.get(&t, &format!("/fhir/Patient/{id}")).await, StatusCode::OK).await;
+    let now = ok_json(
+        app.get(&t, &format!("/fhir/Patient/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(now["name"][0]["text"], "冯小明");
     assert_eq!(now["meta"]["versionId"], "2");
     // The body's id must be the URL's.
@@ -302,7 +332,15 @@ async fn patient_refusals_name_the_element_and_store_nothing(app: TestApp) {
     let good = id_number((1962, 4, 5), 43);
     let wrong = if good.ends_with('0') { '1' } else { '0' };
     p["identifier"][0]["value"] = json!(format!("{}{wrong}", &good[..17]));
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&p), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&p),
+        None,
+    )
+    .await;
     outcome(
         r,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -313,24 +351,68 @@ async fn patient_refusals_name_the_element_and_store_nothing(app: TestApp) {
     // The identity number says 1962-04-05; the birthDate disagrees.
     let mut p = patient_json(43, "冯晓东", "14500004303");
     p["birthDate"] = json!("1962-04-06");
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&p), None).await;
-    outcome(r, StatusCode::UNPROCESSABLE_ENTITY, "invariant", Some("Patient.birthDate")).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&p),
+        None,
+    )
+    .await;
+    outcome(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invariant",
+        Some("Patient.birthDate"),
+    )
+    .await;
     // An element R4 does not define is a structural error.
     let mut p = patient_json(43, "冯晓东", "14500004303");
     p["favouriteColour"] = json!("blue");
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&p), None).await;
-    outcome(r, StatusCode::BAD_REQUEST, "structure", Some("Patient.favouriteColour")).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&p),
+        None,
+    )
+    .await;
+    outcome(
+        r,
+        StatusCode::BAD_REQUEST,
+        "structure",
+        Some("Patient.favouriteColour"),
+    )
+    .await;
     assert_eq!(app.count_residents().await, 0);
     // The same number twice is a duplicate.
     let p = patient_json(43, "冯晓东", "14500004303");
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&p), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&p),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Patient", Some(&p), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Patient",
+        Some(&p),
+        None,
+    )
+    .await;
     outcome(r, StatusCode::CONFLICT, "duplicate", None).await;
     assert_eq!(app.count_residents().await, 1);
 }
 
-fn encounter_json(patient: &str, org: i64, at: &str) -> Value {
+pub fn encounter_json(patient: &str, org: i64, at: &str) -> Value {
     json!({
         "resourceType": "Encounter",
         "status": "finished",
@@ -380,7 +462,15 @@ async fn record_resources_need_grounds_and_reads_are_logged(app: TestApp) {
         "interpretation": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "H" }] }],
     });
     let o = ok_json(
-        send(&app, reqwest::Method::POST, &t, "/fhir/Observation", Some(&obs), None).await,
+        send(
+            &app,
+            reqwest::Method::POST,
+            &t,
+            "/fhir/Observation",
+            Some(&obs),
+            None,
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;
@@ -394,7 +484,15 @@ async fn record_resources_need_grounds_and_reads_are_logged(app: TestApp) {
         "recordedDate": "2026-11-02T09:50:00+08:00",
     });
     ok_json(
-        send(&app, reqwest::Method::POST, &t, "/fhir/Condition", Some(&cond), None).await,
+        send(
+            &app,
+            reqwest::Method::POST,
+            &t,
+            "/fhir/Condition",
+            Some(&cond),
+            None,
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;
@@ -419,7 +517,15 @@ async fn record_resources_need_grounds_and_reads_are_logged(app: TestApp) {
     // A bad ICD-10 code names the coding.
     let mut bad = cond.clone();
     bad["code"]["coding"][0]["code"] = json!("XYZ");
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir/Condition", Some(&bad), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir/Condition",
+        Some(&bad),
+        None,
+    )
+    .await;
     outcome(
         r,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -437,8 +543,11 @@ async fn record_resources_need_grounds_and_reads_are_logged(app: TestApp) {
     let b = ok_json(app.get(&t, &q("&date=lt2026-11-02")).await, StatusCode::OK).await;
     assert_eq!(b["total"], 0);
     let b = ok_json(
-        app.get(&t, &format!("/fhir/Encounter?subject=Patient/{rid}&date=2026-11"))
-            .await,
+        app.get(
+            &t,
+            &format!("/fhir/Encounter?subject=Patient/{rid}&date=2026-11"),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -466,13 +575,18 @@ async fn record_resources_need_grounds_and_reads_are_logged(app: TestApp) {
     .await
     .unwrap();
     let has = |u: &str, part: &str, out: &str| {
-        rows.iter()
-            .any(|(a, b, c)| a == u && b == part && c == out)
+        rows.iter().any(|(a, b, c)| a == u && b == part && c == out)
     };
-    assert!(has("clinician_a", "fhir:Observation", "granted"), "{rows:?}");
+    assert!(
+        has("clinician_a", "fhir:Observation", "granted"),
+        "{rows:?}"
+    );
     assert!(has("clinician_a", "fhir:Encounter", "granted"), "{rows:?}");
     assert!(has("clinician_b", "fhir:Encounter", "refused"), "{rows:?}");
-    assert!(has("clinician_b", "fhir:Observation", "refused"), "{rows:?}");
+    assert!(
+        has("clinician_b", "fhir:Observation", "refused"),
+        "{rows:?}"
+    );
 }
 
 async fn organization_round_trip_is_scoped_to_the_writer_region(app: TestApp) {
@@ -484,7 +598,15 @@ async fn organization_round_trip_is_scoped_to_the_writer_region(app: TestApp) {
         "name": "东庄村第二卫生室",
         "address": [{ "extension": [{ "url": REGION_EXT, "valueCode": VILLAGE_A1 }], "text": "东庄村" }],
     });
-    let r = send(&app, reqwest::Method::POST, &hc, "/fhir/Organization", Some(&org), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &hc,
+        "/fhir/Organization",
+        Some(&org),
+        None,
+    )
+    .await;
     let created = ok_json(r, StatusCode::CREATED).await;
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["type"][0]["coding"][0]["code"], "prov");
@@ -532,7 +654,15 @@ async fn organization_round_trip_is_scoped_to_the_writer_region(app: TestApp) {
     let mut bad = org.clone();
     bad["identifier"][0]["value"] = json!("VA10");
     bad["address"][0]["extension"][0]["valueCode"] = json!(COUNTY);
-    let r = send(&app, reqwest::Method::POST, &hc, "/fhir/Organization", Some(&bad), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &hc,
+        "/fhir/Organization",
+        Some(&bad),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -587,7 +717,15 @@ async fn a_transaction_bundle_lands_whole_or_not_at_all(app: TestApp) {
     assert_eq!(entries(&app).await, 0);
 
     // The good bundle: Patient, Encounter, Condition, Observation at once.
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir", Some(&synthea_bundle(wa)), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir",
+        Some(&synthea_bundle(wa)),
+        None,
+    )
+    .await;
     let resp = ok_json(r, StatusCode::OK).await;
     assert_eq!(resp["type"], "transaction-response");
     let locs: Vec<&str> = resp["entry"]
@@ -601,21 +739,45 @@ async fn a_transaction_bundle_lands_whole_or_not_at_all(app: TestApp) {
     // Patient and Encounter were written before it.
     assert!(locs[0].starts_with("Condition/"), "{locs:?}");
     assert!(locs[1].starts_with("Patient/"), "{locs:?}");
-    assert!(resp["entry"][0]["response"]["status"]
-        .as_str()
-        .unwrap()
-        .starts_with("201"));
+    assert!(
+        resp["entry"][0]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("201")
+    );
     assert_eq!(app.count_residents().await, 1);
     assert_eq!(entries(&app).await, 3);
     // The Condition points at the Encounter and Patient that were created.
-    let cond = ok_json(app.get(&t, &format!("/fhir/{}", &locs[0][..locs[0].find("/_history").unwrap()])).await, StatusCode::OK).await;
+    let cond = ok_json(
+        app.get(
+            &t,
+            &format!("/fhir/{}", &locs[0][..locs[0].find("/_history").unwrap()]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
     let pid = locs[1].split('/').nth(1).unwrap();
     let eid = locs[2].split('/').nth(1).unwrap();
     assert_eq!(cond["subject"]["reference"], format!("Patient/{pid}"));
     assert_eq!(cond["encounter"]["reference"], format!("Encounter/{eid}"));
     // Pushing it again is refused whole (the identity number exists).
-    let r = send(&app, reqwest::Method::POST, &t, "/fhir", Some(&synthea_bundle(wa)), None).await;
-    outcome(r, StatusCode::CONFLICT, "duplicate", Some("Bundle.entry[1]")).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &t,
+        "/fhir",
+        Some(&synthea_bundle(wa)),
+        None,
+    )
+    .await;
+    outcome(
+        r,
+        StatusCode::CONFLICT,
+        "duplicate",
+        Some("Bundle.entry[1]"),
+    )
+    .await;
     assert_eq!(entries(&app).await, 3);
 }
 
@@ -654,6 +816,14 @@ async fn fhir_errors_are_operation_outcomes(app: TestApp) {
     // A village doctor may not register institutions.
     let vd = app.login("vd_a1").await;
     let org = json!({"resourceType": "Organization", "identifier": [{"system": "https://yilian.example/fhir/sid/institution-code", "value": "Z1"}], "name": "x", "type": [{"coding": [{"system": "https://yilian.example/fhir/CodeSystem/institution-kind", "code": "village_clinic"}]}], "address": [{"extension": [{"url": REGION_EXT, "valueCode": VILLAGE_A1}]}]});
-    let r = send(&app, reqwest::Method::POST, &vd, "/fhir/Organization", Some(&org), None).await;
+    let r = send(
+        &app,
+        reqwest::Method::POST,
+        &vd,
+        "/fhir/Organization",
+        Some(&org),
+        None,
+    )
+    .await;
     outcome(r, StatusCode::FORBIDDEN, "forbidden", None).await;
 }
