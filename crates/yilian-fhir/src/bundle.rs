@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::clinical::{self, RecordEntryInput};
 use crate::json::{Node, is_fhir_id};
+use crate::orders::{self, DiagnosticReportIn, MedicationRequestIn};
 use crate::organization::{self, OrganizationIn};
 use crate::outcome::{IssueType, Outcome};
 use crate::patient::{self, PatientIn};
@@ -144,6 +145,10 @@ pub enum Op {
     Patient(Box<PatientIn>),
     Organization(OrganizationIn),
     Record(RecordEntryInput),
+    /// A prescription (MedicationRequest).
+    Prescription(Box<MedicationRequestIn>),
+    /// An exam report (DiagnosticReport).
+    Report(Box<DiagnosticReportIn>),
 }
 
 impl Op {
@@ -156,6 +161,8 @@ impl Op {
                 yilian_domain::record::EntryKind::Diagnosis => "Condition",
                 _ => "Observation",
             },
+            Op::Prescription(_) => "MedicationRequest",
+            Op::Report(_) => "DiagnosticReport",
         }
     }
 }
@@ -191,6 +198,12 @@ fn entry_op(res: &Node<'_>, today: NaiveDate) -> Result<Op, Outcome> {
         "Patient" => Ok(Op::Patient(Box::new(patient::from_fhir_at(res, today)?))),
         "Organization" => Ok(Op::Organization(organization::from_fhir_at(res)?)),
         "Encounter" | "Condition" | "Observation" => Ok(Op::Record(clinical::from_fhir_at(res)?)),
+        "MedicationRequest" => Ok(Op::Prescription(Box::new(
+            orders::medication_request_from_fhir_at(res)?,
+        ))),
+        "DiagnosticReport" => Ok(Op::Report(Box::new(
+            orders::diagnostic_report_from_fhir_at(res)?,
+        ))),
         other => Err(Outcome::not_supported(
             &rt.path,
             format!("事务中不支持资源类型 {other}"),
@@ -202,22 +215,36 @@ fn entry_op(res: &Node<'_>, today: NaiveDate) -> Result<Op, Outcome> {
 /// Placeholder references of an op, with the FHIRPath (relative to the
 /// resource) that names them and the type they must point at.
 fn placeholder_refs(op: &Op) -> Vec<(&str, &'static str, &'static str)> {
-    let mut v = Vec::new();
-    if let Op::Record(r) = op {
-        let subject = match r.kind {
-            yilian_domain::record::EntryKind::Encounter => "serviceProvider",
-            yilian_domain::record::EntryKind::Diagnosis => "extension",
-            _ => "performer",
-        };
-        for (re, path, ty) in [
-            (Some(&r.patient), "subject.reference", "Patient"),
-            (r.institution.as_ref(), subject, "Organization"),
-            (r.encounter.as_ref(), "encounter.reference", "Encounter"),
-        ] {
-            if let Some(Ref::Placeholder(u)) = re {
-                v.push((u.as_str(), path, ty));
-            }
+    type Found<'a> = Vec<(&'a str, &'static str, &'static str)>;
+    fn add<'a>(v: &mut Found<'a>, r: Option<&'a Ref>, path: &'static str, ty: &'static str) {
+        if let Some(Ref::Placeholder(u)) = r {
+            v.push((u.as_str(), path, ty));
         }
+    }
+    let mut v = Vec::new();
+    let mut push = |r, path, ty| add(&mut v, r, path, ty);
+    match op {
+        Op::Prescription(m) => {
+            push(Some(&m.patient), "subject.reference", "Patient");
+            push(m.requester.as_ref(), "requester.reference", "Organization");
+            push(m.encounter.as_ref(), "encounter.reference", "Encounter");
+        }
+        Op::Report(d) => {
+            push(Some(&d.patient), "subject.reference", "Patient");
+            push(d.institution.as_ref(), "performer", "Organization");
+            push(d.encounter.as_ref(), "encounter.reference", "Encounter");
+        }
+        Op::Record(r) => {
+            let institution = match r.kind {
+                yilian_domain::record::EntryKind::Encounter => "serviceProvider",
+                yilian_domain::record::EntryKind::Diagnosis => "extension",
+                _ => "performer",
+            };
+            push(Some(&r.patient), "subject.reference", "Patient");
+            push(r.institution.as_ref(), institution, "Organization");
+            push(r.encounter.as_ref(), "encounter.reference", "Encounter");
+        }
+        Op::Patient(_) | Op::Organization(_) => {}
     }
     v
 }

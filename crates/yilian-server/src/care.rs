@@ -530,6 +530,23 @@ pub struct PrescriptionResult {
     pub long_prescription: bool,
 }
 
+/// The facts the long-prescription rule needs about the patient: a contract
+/// in force today, and an active chronic programme not at high risk.
+pub async fn long_rx_facts(
+    conn: &mut Conn,
+    resident_id: i64,
+    today: NaiveDate,
+) -> ApiResult<(bool, bool)> {
+    let contracted = store::active_contract(conn, resident_id)
+        .await?
+        .is_some_and(|c| c.start_date <= today.to_string() && today.to_string() <= c.end_date);
+    let enrolments = store::enrolments_of(conn, &[resident_id]).await?;
+    let stable_chronic = enrolments
+        .iter()
+        .any(|e| e.status == "active" && e.risk != Risk::High.as_str());
+    Ok((contracted, stable_chronic))
+}
+
 /// 开具处方 — checks the long-prescription rule with the resident's contract
 /// and programme status, then records the line.
 pub async fn prescribe(
@@ -538,19 +555,25 @@ pub async fn prescribe(
     req: &PrescriptionRequest,
     today: NaiveDate,
 ) -> ApiResult<PrescriptionResult> {
+    let mut tx = store.write().await?;
+    let r = prescribe_in(&mut tx, p, req, today).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// [`prescribe`] inside the caller's transaction (FHIR MedicationRequest).
+pub async fn prescribe_in(
+    tx: &mut Conn,
+    p: &Principal,
+    req: &PrescriptionRequest,
+    today: NaiveDate,
+) -> ApiResult<PrescriptionResult> {
     require(p, Action::WriteCare)?;
     let class = DrugClass::parse_field("drug_class", &req.drug_class)?;
     let drug = crate::api::registry::text("drug", &req.drug, 100)?;
     let dose = crate::api::registry::text("daily_dose", &req.daily_dose, 60)?;
-    let mut tx = store.write().await?;
-    visible_resident(&mut tx, p, req.resident_id).await?;
-    let contracted = store::active_contract(&mut tx, req.resident_id)
-        .await?
-        .is_some_and(|c| c.start_date <= today.to_string() && today.to_string() <= c.end_date);
-    let enrolments = store::enrolments_of(&mut tx, &[req.resident_id]).await?;
-    let stable_chronic = enrolments
-        .iter()
-        .any(|e| e.status == "active" && e.risk != Risk::High.as_str());
+    visible_resident(tx, p, req.resident_id).await?;
+    let (contracted, stable_chronic) = long_rx_facts(tx, req.resident_id, today).await?;
     let case = LongRxCase {
         days_supplied: req.days_supplied,
         class,
@@ -562,7 +585,7 @@ pub async fn prescribe(
     check_long_prescription(&case)?;
     let long = req.days_supplied > yilian_domain::prescription::NORMAL_MAX_DAYS;
     let id = store::insert_prescription(
-        &mut tx,
+        tx,
         &store::NewPrescription {
             resident_id: req.resident_id,
             drug,
@@ -579,7 +602,7 @@ pub async fn prescribe(
     )
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         Some(p.user_id),
         "prescribe",
         "resident",
@@ -587,7 +610,6 @@ pub async fn prescribe(
         &serde_json::json!({"prescription": id, "days": req.days_supplied}),
     )
     .await?;
-    tx.commit().await?;
     Ok(PrescriptionResult {
         id,
         long_prescription: long,

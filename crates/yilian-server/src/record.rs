@@ -327,10 +327,26 @@ pub async fn add_entry_in(
     resident_id: i64,
     req: &EntryRequest,
 ) -> ApiResult<EntryRow> {
+    add_linked_entry_in(tx, p, resident_id, req, None).await
+}
+
+/// [`add_entry_in`] for an entry that mirrors a structured row, e.g. the
+/// `prescriptions` row a prescription entry is the timeline's view of.
+pub async fn add_linked_entry_in(
+    tx: &mut yilian_store::Conn,
+    p: &Principal,
+    resident_id: i64,
+    req: &EntryRequest,
+    source: Option<(&str, i64)>,
+) -> ApiResult<EntryRow> {
     if !allowed(p.role, Action::WriteCare) || p.institution.is_none() {
         return Err(ApiError::forbidden());
     }
-    let e = req.validate(resident_id, p)?;
+    let mut e = req.validate(resident_id, p)?;
+    if let Some((kind, id)) = source {
+        e.source = kind.into();
+        e.source_id = Some(id);
+    }
     visible_resident(tx, p, resident_id).await?;
     if let Some(enc) = e.encounter_id {
         match store::get_entry(tx, enc).await? {

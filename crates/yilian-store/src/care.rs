@@ -661,6 +661,31 @@ pub async fn insert_prescription(conn: &mut Conn, p: &NewPrescription) -> Result
     q.scalar_i64(conn).await
 }
 
+/// The structured fields of a recorded prescription.
+#[derive(Debug, Clone, FromRow)]
+pub struct PrescriptionRow {
+    pub id: i64,
+    pub drug_class: String,
+    pub days_supplied: i64,
+    pub assessment_recorded: i64,
+    pub patient_signed: i64,
+}
+
+/// Prescriptions by id (those that exist).
+pub async fn prescriptions(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> Result<Vec<PrescriptionRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = Sql::new(
+        "SELECT id, drug_class, days_supplied, assessment_recorded, patient_signed FROM prescriptions WHERE id IN (",
+    );
+    q.bind_list(ids.iter().map(|i| (*i).into())).push(")");
+    q.fetch_all(conn).await
+}
+
 /// Sum of fees of a team's contracts that started in `period` (YYYY).
 pub async fn fees_collected(
     conn: &mut Conn,

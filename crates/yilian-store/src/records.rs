@@ -55,12 +55,14 @@ pub struct EntryRow {
     pub body: String,
     pub encounter_id: Option<i64>,
     pub source: String,
+    /// The row of `source` this entry mirrors (e.g. the `prescriptions` row).
+    pub source_id: Option<i64>,
     pub created_at: String,
 }
 
 const ENTRY_COLS: &str = "e.id, e.resident_id, e.institution_id, i.name AS institution_name, e.kind, e.encounter_type, \
      e.occurred_at, e.code, e.title, e.value, e.unit, e.reference_range, e.abnormal, e.hr_mark, e.body, \
-     e.encounter_id, e.source, e.created_at";
+     e.encounter_id, e.source, e.source_id, e.created_at";
 const ENTRY_FROM: &str = "record_entries e JOIN institutions i ON i.id = e.institution_id";
 
 fn entry_values(e: &NewEntry, created_at: &str) -> [Val; 18] {

@@ -155,6 +155,8 @@ pub fn support() -> Vec<ResourceSupport> {
         clinical("Encounter"),
         clinical("Condition"),
         clinical("Observation"),
+        clinical("MedicationRequest"),
+        clinical("DiagnosticReport"),
         ResourceSupport::new("Practitioner", &[Read, SearchType, Update])
             .search(&[
                 ("_id", Token),

@@ -140,11 +140,21 @@ async fn run(
             let row = crate::record::add_entry_in(tx, p, resident_id, &req).await?;
             Ok((rt, Written(row.id, 1)))
         }
-        (Op::Record(_), Method::Put) => Err(FhirError(Outcome::not_supported(
-            &format!("Bundle.entry[{}].request.method", step.index),
-            format!("健康档案条目只增不改：{rt} 不支持 PUT"),
-            format!("record entries are append-only: {rt} does not support PUT"),
-        ))
-        .with_status(405)),
+        (Op::Prescription(m), Method::Post) => {
+            let row = super::record::write_prescription(tx, p, m, created, today).await?;
+            Ok((rt, Written(row.id, 1)))
+        }
+        (Op::Report(d), Method::Post) => {
+            let row = super::record::write_report(tx, p, d, created).await?;
+            Ok((rt, Written(row.id, 1)))
+        }
+        (Op::Record(_) | Op::Prescription(_) | Op::Report(_), Method::Put) => {
+            Err(FhirError(Outcome::not_supported(
+                &format!("Bundle.entry[{}].request.method", step.index),
+                format!("健康档案条目只增不改：{rt} 不支持 PUT"),
+                format!("record entries are append-only: {rt} does not support PUT"),
+            ))
+            .with_status(405))
+        }
     }
 }

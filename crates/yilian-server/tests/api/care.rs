@@ -276,7 +276,7 @@ async fn contract_lifecycle_renew_transfer_cancel(app: TestApp) {
 }
 
 /// Signs and enrols a stable hypertensive patient; returns (resident, enrolment).
-async fn stable_patient(app: &TestApp, vd: &str, team: i64) -> (i64, i64) {
+pub async fn stable_patient(app: &TestApp, vd: &str, team: i64) -> (i64, i64) {
     let r = resident(
         app,
         vd,

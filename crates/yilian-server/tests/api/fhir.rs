@@ -674,7 +674,26 @@ fn synthea_bundle(wa: i64) -> Value {
     .unwrap()
     .replace("140521101201", VILLAGE_A1)
     .replace("Organization/7", &format!("Organization/{wa}"));
-    serde_json::from_str(&text).unwrap()
+    let mut b: Value = serde_json::from_str(&text).unwrap();
+    // …and the visit's prescription, so one push carries all of it.
+    let patient = b["entry"][1]["fullUrl"].clone();
+    let encounter = b["entry"][2]["fullUrl"].clone();
+    b["entry"].as_array_mut().unwrap().push(json!({
+        "fullUrl": "urn:uuid:0c9a4f1e-2b3d-4e5f-8a7b-6c5d4e3f2a1b",
+        "resource": {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": { "text": "苯磺酸氨氯地平片" },
+            "subject": { "reference": patient },
+            "encounter": { "reference": encounter },
+            "authoredOn": "2026-11-02T09:55:00+08:00",
+            "dosageInstruction": [{ "text": "5mg qd" }],
+            "dispenseRequest": { "expectedSupplyDuration": { "value": 14, "unit": "天", "system": "http://unitsofmeasure.org", "code": "d" } },
+        },
+        "request": { "method": "POST", "url": "MedicationRequest" },
+    }));
+    b
 }
 
 async fn entries(app: &TestApp) -> i64 {
@@ -734,7 +753,8 @@ async fn a_transaction_bundle_lands_whole_or_not_at_all(app: TestApp) {
         .iter()
         .map(|e| e["response"]["location"].as_str().unwrap())
         .collect();
-    assert_eq!(locs.len(), 4);
+    assert_eq!(locs.len(), 5);
+    assert!(locs[4].starts_with("MedicationRequest/"), "{locs:?}");
     // The response keeps the bundle's order (Condition first) although the
     // Patient and Encounter were written before it.
     assert!(locs[0].starts_with("Condition/"), "{locs:?}");
@@ -746,7 +766,7 @@ async fn a_transaction_bundle_lands_whole_or_not_at_all(app: TestApp) {
             .starts_with("201")
     );
     assert_eq!(app.count_residents().await, 1);
-    assert_eq!(entries(&app).await, 3);
+    assert_eq!(entries(&app).await, 4);
     // The Condition points at the Encounter and Patient that were created.
     let cond = ok_json(
         app.get(
@@ -778,7 +798,7 @@ async fn a_transaction_bundle_lands_whole_or_not_at_all(app: TestApp) {
         Some("Bundle.entry[1]"),
     )
     .await;
-    assert_eq!(entries(&app).await, 3);
+    assert_eq!(entries(&app).await, 4);
 }
 
 async fn fhir_errors_are_operation_outcomes(app: TestApp) {

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::care::team_a;
+use crate::care::{stable_patient, team_a};
 use crate::fhir::{encounter_json, institution_id, ok_json, outcome, send};
 use crate::helpers::*;
 
@@ -15,6 +15,7 @@ both_backends!(
     a_care_team_is_created_and_a_contract_signed_through_fhir,
     a_consent_opens_the_record_to_a_grantee_until_revoked,
     coverage_changes_the_insurance_and_a_patient_update_keeps_it,
+    prescriptions_follow_the_long_prescription_rule_and_reports_join_the_record,
 );
 
 fn total(b: &Value) -> i64 {
@@ -490,4 +491,186 @@ async fn coverage_changes_the_insurance_and_a_patient_update_keeps_it(app: TestA
         Some("Coverage.beneficiary.reference"),
     )
     .await;
+}
+
+fn rx_json(patient: i64, days: u32, class: &str, assessed: bool, signed: bool) -> Value {
+    let ext = |u: &str, v: Value| json!({ "url": format!("https://yilian.example/fhir/StructureDefinition/{u}"), "valueBoolean": v });
+    json!({
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": { "text": "苯磺酸氨氯地平片" },
+        "subject": { "reference": format!("Patient/{patient}") },
+        "dosageInstruction": [{ "text": "5mg qd" }],
+        "dispenseRequest": { "expectedSupplyDuration": { "value": days, "unit": "天", "system": "http://unitsofmeasure.org", "code": "d" } },
+        "extension": [
+            { "url": "https://yilian.example/fhir/StructureDefinition/drug-class", "valueCoding": { "system": "https://yilian.example/fhir/CodeSystem/drug-class", "code": class } },
+            ext("long-prescription-assessment", json!(assessed)),
+            ext("long-prescription-patient-signed", json!(signed)),
+        ],
+    })
+}
+
+async fn prescriptions_follow_the_long_prescription_rule_and_reports_join_the_record(app: TestApp) {
+    let (team, _, _) = team_a(&app, 100).await;
+    let vd = app.login("vd_a1").await;
+    let (r, _) = stable_patient(&app, &vd, team).await;
+    // The team's township centre reads the record on the contract ground
+    // (the village clinic has written but not seen the patient).
+    let ca = app.login("clinician_a").await;
+    // 84 days for a contracted, stable chronic patient with assessment and signature.
+    let m = ok_json(
+        send(
+            &app,
+            Method::POST,
+            &vd,
+            "/fhir/MedicationRequest",
+            Some(&rx_json(r, 84, "ordinary", true, true)),
+            None,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(m["dispenseRequest"]["expectedSupplyDuration"]["value"], 84);
+    assert_eq!(m["status"], "active");
+    let id = m["id"].as_str().unwrap().to_string();
+    let back = ok_json(
+        app.get(&ca, &format!("/fhir/MedicationRequest/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        back["dispenseRequest"]["expectedSupplyDuration"]["value"], 84,
+        "the structured row is read back"
+    );
+    // 85 days: refused at the supply duration, nothing written.
+    let before = ok_json(
+        app.get(&ca, &format!("/fhir/MedicationRequest?patient={r}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(total(&before), 1);
+    let r85 = send(
+        &app,
+        Method::POST,
+        &vd,
+        "/fhir/MedicationRequest",
+        Some(&rx_json(r, 85, "ordinary", true, true)),
+        None,
+    )
+    .await;
+    outcome(
+        r85,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "processing",
+        Some("MedicationRequest.dispenseRequest.expectedSupplyDuration.value"),
+    )
+    .await;
+    // 29 days without the assessment: refused at the assessment extension.
+    let r29 = send(
+        &app,
+        Method::POST,
+        &vd,
+        "/fhir/MedicationRequest",
+        Some(&rx_json(r, 29, "ordinary", false, true)),
+        None,
+    )
+    .await;
+    assert_eq!(r29.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Antimicrobials are never long.
+    let anti = send(
+        &app,
+        Method::POST,
+        &vd,
+        "/fhir/MedicationRequest",
+        Some(&rx_json(r, 29, "antimicrobial", true, true)),
+        None,
+    )
+    .await;
+    assert_eq!(anti.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let after = ok_json(
+        app.get(&ca, &format!("/fhir/MedicationRequest?patient={r}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(total(&after), 1, "refused prescriptions leave no trace");
+    // A patient without a contract gets 28 days, not 29.
+    let other = app
+        .register(
+            &vd,
+            resident_body(VILLAGE_A1, (1966, 6, 6), 81, "普通居民", "14500008101"),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let ok28 = send(
+        &app,
+        Method::POST,
+        &vd,
+        "/fhir/MedicationRequest",
+        Some(&rx_json(other, 28, "ordinary", false, false)),
+        None,
+    )
+    .await;
+    assert_eq!(ok28.status(), StatusCode::CREATED);
+    let no29 = send(
+        &app,
+        Method::POST,
+        &vd,
+        "/fhir/MedicationRequest",
+        Some(&rx_json(other, 29, "ordinary", true, true)),
+        None,
+    )
+    .await;
+    outcome(
+        no29,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "processing",
+        Some("MedicationRequest.subject"),
+    )
+    .await;
+
+    // An exam report joins the record and reads back with its report text.
+    let va1 = institution_id(&app, "VA1").await;
+    let report = json!({
+        "performer": [{ "reference": format!("Organization/{va1}") }],
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": { "coding": [{ "system": "https://yilian.example/fhir/CodeSystem/exam-item", "code": "ECG" }], "text": "心电图" },
+        "subject": { "reference": format!("Patient/{r}") },
+        "effectiveDateTime": "2026-11-03T10:00:00+08:00",
+        "conclusion": "窦性心律",
+        "presentedForm": [{ "contentType": "text/plain; charset=utf-8", "data": "56ym5oCn5b+D5b6L77yM5pys5rWL5p2h5Lu2" }],
+    });
+    let d = ok_json(
+        send(
+            &app,
+            Method::POST,
+            &vd,
+            "/fhir/DiagnosticReport",
+            Some(&report),
+            None,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(d["conclusion"], "窦性心律");
+    let b = ok_json(
+        app.get(
+            &ca,
+            &format!("/fhir/DiagnosticReport?patient={r}&date=2026-11-03"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(total(&b), 1);
+    assert_eq!(
+        b["entry"][0]["resource"]["presentedForm"][0]["data"],
+        report["presentedForm"][0]["data"]
+    );
 }
