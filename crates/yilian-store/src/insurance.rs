@@ -209,11 +209,35 @@ pub struct ClaimFilter {
     /// `YYYY-MM-DD` bounds, inclusive.
     pub from: Option<String>,
     pub to: Option<String>,
+    /// One claim (FHIR `_id`).
+    pub id: Option<i64>,
+    /// Any of these states (empty: any state).
+    pub states: Vec<String>,
+    /// `created_at` bounds as stored (`YYYY-MM-DDTHH:MM:SSZ`, UTC): from
+    /// inclusive, before exclusive.
+    pub created_from: Option<String>,
+    pub created_before: Option<String>,
 }
 
 impl ClaimFilter {
     fn clause(&self) -> Where {
         let mut w = Where::new();
+        if let Some(v) = self.id {
+            w.and("c.id = ?", [v.into()]);
+        }
+        if !self.states.is_empty() {
+            let marks = vec!["?"; self.states.len()].join(", ");
+            w.and(
+                &format!("c.state IN ({marks})"),
+                self.states.iter().map(|s| Val::from(s.as_str())),
+            );
+        }
+        if let Some(v) = &self.created_from {
+            w.and("c.created_at >= ?", [v.as_str().into()]);
+        }
+        if let Some(v) = &self.created_before {
+            w.and("c.created_at < ?", [v.as_str().into()]);
+        }
         if let Some(v) = self.resident_id {
             w.and("c.resident_id = ?", [v.into()]);
         }

@@ -87,6 +87,7 @@ impl ClaimQuery {
             from: self.from.clone(),
             to: self.to.clone(),
             region_prefix: None,
+            ..Default::default()
         }
     }
 }
