@@ -201,10 +201,16 @@ pub fn parse_date_time_cst(s: &str) -> Option<NaiveDateTime> {
     Some(dt.with_timezone(&cst()).naive_local())
 }
 
-/// A store timestamp (`YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS`, CST)
-/// as a FHIR `dateTime` with `+08:00`; `None` if unreadable.
+/// A store timestamp as a FHIR `dateTime` with `+08:00`; `None` if
+/// unreadable. The store keeps two forms: clinical times in China Standard
+/// Time (`YYYY-MM-DDTHH:MM:SS`, or with a space), and row bookkeeping
+/// (`created_at`, `updated_at`) in UTC with a `Z`; both come out in CST.
 pub fn cst_to_fhir(s: &str) -> Option<String> {
     let t = s.trim().replace(' ', "T");
+    if t.ends_with('Z') {
+        let dt = DateTime::parse_from_rfc3339(&t).ok()?.with_timezone(&cst());
+        return Some(dt.format("%Y-%m-%dT%H:%M:%S+08:00").to_string());
+    }
     let dt = NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M"))
         .ok()
@@ -249,6 +255,18 @@ mod tests {
         assert_eq!(n.req("c").unwrap_err().expression(), Some("R.c"));
         let e = n.known_elements(&["b"]).unwrap_err();
         assert_eq!(e.expression(), Some("R.a"));
+    }
+
+    #[test]
+    fn utc_bookkeeping_times_become_cst() {
+        assert_eq!(
+            cst_to_fhir("2026-11-21T18:30:00Z").as_deref(),
+            Some("2026-11-22T02:30:00+08:00")
+        );
+        assert_eq!(
+            cst_to_fhir("2026-11-22T02:30:00").as_deref(),
+            Some("2026-11-22T02:30:00+08:00")
+        );
     }
 
     #[test]

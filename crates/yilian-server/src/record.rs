@@ -402,8 +402,14 @@ pub async fn review_list(
     if !matches!(p.role, Role::Admin | Role::HealthCommission) {
         return Err(ApiError::forbidden());
     }
+    // A reviewer sees the emergency reads of the residents in their region.
+    let f = store::AccessFilter {
+        review_only: true,
+        scope: Some(yilian_domain::access::resident_scope(p)),
+        ..Default::default()
+    };
     let mut c = store.read().await?;
-    Ok(store::for_review(&mut c, paging).await?)
+    Ok(store::access_log(&mut c, &f, paging).await?)
 }
 
 /// A consent the resident gives.

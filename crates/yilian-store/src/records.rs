@@ -445,12 +445,6 @@ pub async fn access_of(
 }
 
 /// Emergency reads awaiting review, newest first.
-pub async fn for_review(conn: &mut Conn, paging: Paging) -> Result<Page<AccessRow>, StoreError> {
-    let mut w = Where::new();
-    w.and("a.review = 1", []);
-    w.page(conn, ACCESS_COLS, ACCESS_FROM, "a.id DESC", paging)
-        .await
-}
 
 /// Which access-log entries a filtered listing shows (FHIR `AuditEvent`
 /// search); every field narrows, the default shows all.
@@ -470,6 +464,8 @@ pub struct AccessFilter {
     /// before exclusive.
     pub from: Option<String>,
     pub before: Option<String>,
+    /// Only reads of residents under this scope (a reviewer's region).
+    pub scope: Option<yilian_domain::access::ResidentScope>,
 }
 
 /// Access-log entries matching `f`, newest first.
@@ -503,7 +499,14 @@ pub async fn access_log(
     if let Some(v) = &f.before {
         w.and("a.at < ?", [v.as_str().into()]);
     }
-    w.page(conn, ACCESS_COLS, ACCESS_FROM, "a.id DESC", paging)
+    let from = match &f.scope {
+        Some(scope) => {
+            crate::residents::scope_clause_on(&mut w, "r.", scope);
+            format!("{ACCESS_FROM} JOIN residents r ON r.id = a.resident_id")
+        }
+        None => ACCESS_FROM.to_string(),
+    };
+    w.page(conn, ACCESS_COLS, &from, "a.id DESC", paging)
         .await
 }
 

@@ -480,6 +480,7 @@ fn log_scope(p: &Principal, f: &mut AccessFilter) -> FhirResult<bool> {
         }
         (Role::Admin | Role::HealthCommission, _) => {
             f.review_only = true;
+            f.scope = Some(yilian_domain::access::resident_scope(p));
             Ok(true)
         }
         _ => Err(ApiError::forbidden().into()),

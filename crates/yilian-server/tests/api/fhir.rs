@@ -192,6 +192,12 @@ async fn patient_create_read_search_update_with_if_match(app: TestApp) {
     let read = ok_json(r, StatusCode::OK).await;
     assert_eq!(read["identifier"][0]["value"], id_number((1962, 4, 5), 41));
     assert_eq!(read["name"][0]["text"], "冯晓明");
+    assert!(
+        read["meta"]["lastUpdated"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+08:00")),
+        "{read}"
+    );
 
     // Search: by identity number, card, name, birthdate with prefixes.
     let ids = |b: &Value| -> Vec<String> {

@@ -292,6 +292,15 @@ async fn break_glass_needs_a_reason_and_is_flagged_for_review(app: TestApp) {
     assert_eq!(review["items"][0]["reason"], reason);
     assert_eq!(review["items"][0]["username"], "specialist");
     assert_eq!(review["items"][0]["institution_name"], "H1机构");
+    // Another county's health commission reviews its own residents only.
+    let other = app.login("hc_other").await;
+    let theirs: Value = app
+        .get(&other, "/api/v1/access-log/review")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["total"], 0, "{theirs}");
     assert_error(
         app.get(&sp, "/api/v1/access-log/review").await,
         StatusCode::FORBIDDEN,
