@@ -221,6 +221,26 @@ pub struct ReferralFilter {
     /// Only open states.
     pub open_only: bool,
     pub state: Option<String>,
+    /// One referral by id (FHIR `_id`).
+    pub id: Option<i64>,
+    /// Sent **or** received by this institution (FHIR searches).
+    pub party_institution_id: Option<i64>,
+    /// Any of these states (empty: any state).
+    pub states: Vec<String>,
+    /// Authored (submitted, else created) at or after this China Standard
+    /// Time, `YYYY-MM-DDTHH:MM:SS` …
+    pub authored_from: Option<String>,
+    /// … and before this one (exclusive).
+    pub authored_before: Option<String>,
+}
+
+/// A CST bound (`YYYY-MM-DDTHH:MM:SS`) as the UTC text `created_at` is
+/// stored in; unreadable text is compared as given.
+fn cst_as_utc_text(cst: &str) -> String {
+    chrono::NaiveDateTime::parse_from_str(cst, "%Y-%m-%dT%H:%M:%S").map_or_else(
+        |_| cst.to_string(),
+        |t| crate::utc_text(t - chrono::Duration::hours(8)),
+    )
 }
 
 /// Referrals in priority order: emergency, contracted, others; then the
@@ -248,6 +268,35 @@ pub async fn list(
     }
     if let Some(s) = &f.state {
         w.and("f.state = ?", [s.as_str().into()]);
+    }
+    if let Some(i) = f.id {
+        w.and("f.id = ?", [i.into()]);
+    }
+    if let Some(i) = f.party_institution_id {
+        w.and(
+            "f.from_institution_id = ? OR f.to_institution_id = ?",
+            [i.into(), i.into()],
+        );
+    }
+    if !f.states.is_empty() {
+        let marks = vec!["?"; f.states.len()].join(", ");
+        w.and(
+            &format!("f.state IN ({marks})"),
+            f.states.iter().map(|s| Val::from(s.as_str())),
+        );
+    }
+    // `submitted_at` is stored in China Standard Time, `created_at` in UTC.
+    if let Some(t) = &f.authored_from {
+        w.and(
+            "f.submitted_at >= ? OR (f.submitted_at IS NULL AND f.created_at >= ?)",
+            [t.as_str().into(), cst_as_utc_text(t).into()],
+        );
+    }
+    if let Some(t) = &f.authored_before {
+        w.and(
+            "f.submitted_at < ? OR (f.submitted_at IS NULL AND f.created_at < ?)",
+            [t.as_str().into(), cst_as_utc_text(t).into()],
+        );
     }
     w.page(conn, COLS, FROM, "f.priority, f.deadline_at, f.id", paging)
         .await
@@ -352,6 +401,84 @@ pub async fn list_slots(
         .await
 }
 
+/// Which slots a search shows (FHIR `Slot`).
+#[derive(Debug, Clone, Default)]
+pub struct SlotFilter {
+    pub id: Option<i64>,
+    pub institution_id: Option<i64>,
+    /// Exactly this department (`""`: the slots without one).
+    pub department: Option<String>,
+    /// Starting at or after (CST, `YYYY-MM-DDTHH:MM:SS`) …
+    pub from: Option<String>,
+    /// … and before (exclusive).
+    pub before: Option<String>,
+    /// `Some(true)`: held by a booked appointment; `Some(false)`: free.
+    pub booked: Option<bool>,
+}
+
+/// Slots matching `f`, by start time.
+pub async fn search_slots(
+    conn: &mut Conn,
+    f: &SlotFilter,
+    paging: Paging,
+) -> Result<Page<SlotRow>, StoreError> {
+    let mut w = Where::new();
+    if let Some(i) = f.id {
+        w.and("s.id = ?", [i.into()]);
+    }
+    if let Some(i) = f.institution_id {
+        w.and("s.institution_id = ?", [i.into()]);
+    }
+    if let Some(d) = &f.department {
+        w.and("s.department = ?", [d.as_str().into()]);
+    }
+    if let Some(t) = &f.from {
+        w.and("s.starts_at >= ?", [t.as_str().into()]);
+    }
+    if let Some(t) = &f.before {
+        w.and("s.starts_at < ?", [t.as_str().into()]);
+    }
+    if let Some(b) = f.booked {
+        let held =
+            "EXISTS (SELECT 1 FROM appointments a WHERE a.slot_id = s.id AND a.status = 'booked')";
+        w.and(
+            &if b {
+                held.to_string()
+            } else {
+                format!("NOT {held}")
+            },
+            [],
+        );
+    }
+    w.page(conn, SLOT_COLS, "slots s", "s.starts_at, s.id", paging)
+        .await
+}
+
+/// The departments an institution has opened slots in, with the first
+/// start and last end (the derived FHIR `Schedule`s).
+#[derive(Debug, Clone, FromRow)]
+pub struct SlotSpan {
+    pub institution_id: i64,
+    pub department: String,
+    pub first_start: String,
+    pub last_end: String,
+}
+
+/// Every (institution, department) with slots, of one institution or all.
+pub async fn slot_spans(
+    conn: &mut Conn,
+    institution_id: Option<i64>,
+) -> Result<Vec<SlotSpan>, StoreError> {
+    let mut q = Sql::new(
+        "SELECT s.institution_id, s.department, MIN(s.starts_at) AS first_start, MAX(s.ends_at) AS last_end FROM slots s",
+    );
+    if let Some(i) = institution_id {
+        q.push(" WHERE s.institution_id = ").bind(i);
+    }
+    q.push(" GROUP BY s.institution_id, s.department ORDER BY s.institution_id, s.department");
+    q.fetch_all(conn).await
+}
+
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct AppointmentRow {
     pub id: i64,
@@ -439,6 +566,83 @@ pub async fn set_appointment_status(
     } else {
         Err(StoreError::VersionConflict { expected: 0 })
     }
+}
+
+/// Which appointments a search shows (FHIR `Appointment`).
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentFilter {
+    pub id: Option<i64>,
+    pub resident_id: Option<i64>,
+    pub slot_id: Option<i64>,
+    pub referral_id: Option<i64>,
+    /// The institution that gave the slot.
+    pub institution_id: Option<i64>,
+    /// Any of these `appointments.status` values (empty: any).
+    pub statuses: Vec<String>,
+    /// The referral the appointment serves is in one of these states …
+    pub referral_states: Vec<String>,
+    /// … or is in none of these (or there is no referral).
+    pub not_referral_states: Vec<String>,
+    /// Slot starting at or after (CST) …
+    pub from: Option<String>,
+    /// … and before (exclusive).
+    pub before: Option<String>,
+}
+
+fn in_list(column: &str, vals: &[String], negate: bool) -> (String, Vec<Val>) {
+    let marks = vec!["?"; vals.len()].join(", ");
+    let not = if negate { "NOT " } else { "" };
+    (
+        format!("{column} {not}IN ({marks})"),
+        vals.iter().map(|v| Val::from(v.as_str())).collect(),
+    )
+}
+
+/// Appointments matching `f`, latest slot first.
+pub async fn search_appointments(
+    conn: &mut Conn,
+    f: &AppointmentFilter,
+    paging: Paging,
+) -> Result<Page<AppointmentRow>, StoreError> {
+    let mut w = Where::new();
+    for (col, v) in [
+        ("a.id", f.id),
+        ("a.resident_id", f.resident_id),
+        ("a.slot_id", f.slot_id),
+        ("a.referral_id", f.referral_id),
+        ("s.institution_id", f.institution_id),
+    ] {
+        if let Some(v) = v {
+            w.and(&format!("{col} = ?"), [v.into()]);
+        }
+    }
+    if !f.statuses.is_empty() {
+        let (c, v) = in_list("a.status", &f.statuses, false);
+        w.and(&c, v);
+    }
+    let state = "(SELECT rf.state FROM referrals rf WHERE rf.id = a.referral_id)";
+    if !f.referral_states.is_empty() {
+        let (c, v) = in_list(state, &f.referral_states, false);
+        w.and(&c, v);
+    }
+    if !f.not_referral_states.is_empty() {
+        let (c, v) = in_list(state, &f.not_referral_states, true);
+        w.and(&format!("a.referral_id IS NULL OR {c}"), v);
+    }
+    if let Some(t) = &f.from {
+        w.and("s.starts_at >= ?", [t.as_str().into()]);
+    }
+    if let Some(t) = &f.before {
+        w.and("s.starts_at < ?", [t.as_str().into()]);
+    }
+    w.page(
+        conn,
+        APPT_COLS,
+        APPT_FROM,
+        "s.starts_at DESC, a.id DESC",
+        paging,
+    )
+    .await
 }
 
 pub async fn appointments_of(

@@ -5,6 +5,7 @@ mod care;
 mod care_web;
 mod fhir;
 mod fhir_oversight;
+mod fhir_workflow;
 mod fhir_care;
 mod helpers;
 mod insurance;
