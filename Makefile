@@ -54,6 +54,20 @@ e2e: build
 		echo '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'; \
 	else exit $$rc; fi
 
+## Outside FHIR validation (issue 10): a search and reads of every resource type /fhir/metadata
+## lists, from a generated county, validated with PyPI fhir.resources 6.5 (FHIR 4.3.0 models) and
+## 6.1.0 (R4 4.0.1 models), each in its own venv under target/. Samples are validated even when
+## some request failed, so one run reports both.
+FHIR_SAMPLES := target/fhir-samples
+.PHONY: fhir-validate
+fhir-validate:
+	@rc=0; bash scripts/fhir-samples.sh $(FHIR_SAMPLES) || rc=1; \
+	test -s $(FHIR_SAMPLES)/TYPES || { echo "fhir-validate: no samples (see above)"; exit 1; }; \
+	types="$$(cat $(FHIR_SAMPLES)/TYPES)"; \
+	bash scripts/fhir-validate.sh --require "$$types" $(FHIR_SAMPLES) || rc=1; \
+	FHIR_RESOURCES_VERSION=6.1.0 bash scripts/fhir-validate.sh --require "$$types" $(FHIR_SAMPLES) || rc=1; \
+	exit $$rc
+
 ## Benchmarks (see docs/BENCHMARKS.md).
 bench: build
 	bash scripts/bench.sh
