@@ -649,3 +649,151 @@ pub fn contract_from_fhir_at(
         paths,
     })
 }
+
+// ------------------------------------------------------------------ contract events
+
+/// A contract event read from an updated `EpisodeOfCare` (签约变更): the
+/// yilian state the client asks for, as the event that leads there. Whether
+/// the step is allowed is the domain's state machine (`contract::transition`),
+/// which the server runs.
+///
+/// | asked state (the [`CONTRACT_STATUS_EXTENSION`] code, else `status`) | event |
+/// |---|---|
+/// | `active` (unchanged) | none |
+/// | `renewed` | `renew` |
+/// | `cancelled` (`status` `cancelled`) | `cancel` — the reason in [`CANCEL_REASON_EXTENSION`] |
+/// | `transferred` | `transfer` — the new team in `team[0]`, doctor in `careManager` |
+/// | `expired` | `expire` |
+///
+/// `status` `finished` alone is ambiguous (renewed, transferred, expired)
+/// and needs the extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpisodeChangeIn {
+    pub id: Option<String>,
+    /// The asked state.
+    pub target: ContractStatus,
+    /// `renew`, `cancel`, `transfer`, `expire`; `None` when the state is
+    /// unchanged from `current`.
+    pub event: Option<&'static str>,
+    pub reason: Option<String>,
+    /// `team[0]` and `careManager` as sent (a transfer's new team and doctor).
+    pub team: Option<Ref>,
+    pub doctor: Option<Ref>,
+    /// Where the state was read (for refusals of the step).
+    pub status_path: String,
+}
+
+/// Reads an `EpisodeOfCare` sent as an update of a contract now in `current`.
+pub fn contract_change_from_fhir(
+    v: &Value,
+    current: ContractStatus,
+) -> Result<EpisodeChangeIn, Outcome> {
+    let node = Node::new(v, "EpisodeOfCare");
+    node.resource_type("EpisodeOfCare")?;
+    node.known_resource_elements(EPISODE_ELEMENTS)?;
+    let id = node.opt_str("id")?.map(str::to_string);
+    let status = node.req("status")?;
+    let fhir_status = status.string()?;
+    let exact = match extension_of(&node, CONTRACT_STATUS_EXTENSION)? {
+        Some(x) => {
+            let c = x.req("valueCoding")?.req("code")?;
+            let s = ContractStatus::parse_field("status", c.string()?)
+                .map_err(|e| Outcome::from_explain(&e, &c.path))?;
+            if episode_status(s) != fhir_status {
+                return Err(Outcome::new(
+                    IssueType::Invariant,
+                    "invalid_field",
+                    &c.path,
+                    format!("签约状态 {} 与 status {fhir_status} 不一致", s.as_str()),
+                    format!(
+                        "contract state {} disagrees with status {fhir_status}",
+                        s.as_str()
+                    ),
+                ));
+            }
+            Some((s, c.path.clone()))
+        }
+        None => None,
+    };
+    let (target, status_path) = match (exact, fhir_status) {
+        (Some(x), _) => x,
+        (None, "active") => (ContractStatus::Active, status.path.clone()),
+        (None, "cancelled") => (ContractStatus::Cancelled, status.path.clone()),
+        (None, "finished")
+            if matches!(
+                current,
+                ContractStatus::Renewed | ContractStatus::Transferred | ContractStatus::Expired
+            ) =>
+        {
+            (current, status.path.clone())
+        }
+        (None, "finished") => {
+            let p = format!("{}.extension", node.path);
+            return Err(Outcome::required(
+                &p,
+                format!(
+                    "status 为 finished 时须以扩展 {CONTRACT_STATUS_EXTENSION} 注明续约、转签或到期"
+                ),
+                format!(
+                    "with status finished, the extension {CONTRACT_STATUS_EXTENSION} must say renewed, transferred or expired"
+                ),
+            ));
+        }
+        (None, s) => {
+            return Err(Outcome::not_supported(
+                &status.path,
+                format!("签约不能改为 {s}"),
+                format!("a contract cannot become {s}"),
+            ));
+        }
+    };
+    let event = (target != current).then_some(match target {
+        ContractStatus::Renewed => Some("renew"),
+        ContractStatus::Cancelled => Some("cancel"),
+        ContractStatus::Transferred => Some("transfer"),
+        ContractStatus::Expired => Some("expire"),
+        ContractStatus::Active => None,
+    });
+    let event = match event {
+        Some(None) => {
+            return Err(Outcome::new(
+                IssueType::Processing,
+                "illegal_transition",
+                &status_path,
+                format!("签约不能从 {} 回到 active", current.as_str()),
+                format!(
+                    "a contract cannot go back from {} to active",
+                    current.as_str()
+                ),
+            )
+            .with_status(409));
+        }
+        Some(Some(e)) => Some(e),
+        None => None,
+    };
+    let reason = match extension_of(&node, CANCEL_REASON_EXTENSION)? {
+        Some(x) => Some(x.req("valueString")?.string()?.trim().to_string()),
+        None => None,
+    };
+    let team = match node.field("team") {
+        Some(t) => t
+            .array()?
+            .first()
+            .map(|n| read_ref(n, &["CareTeam"]))
+            .transpose()?,
+        None => None,
+    };
+    let doctor = match node.field("careManager") {
+        Some(cm) => Some(read_ref(&cm, &["Practitioner"])?),
+        None => None,
+    };
+    Ok(EpisodeChangeIn {
+        id,
+        target,
+        event,
+        reason,
+        team,
+        doctor,
+        status_path,
+    })
+}

@@ -315,7 +315,7 @@ pub enum AppointmentStatus {
     Booked,
     /// Booked, and the referral it serves is `arrived`.
     Arrived,
-    /// Booked, and the referral it serves is `completed`.
+    /// Booked, and the referral it serves is `completed`; or stored `attended` (已就诊).
     Fulfilled,
     NoShow,
     Cancelled,
@@ -333,6 +333,8 @@ impl AppointmentStatus {
                 Some(ReferralState::Completed) => AppointmentStatus::Fulfilled,
                 _ => AppointmentStatus::Booked,
             },
+            // 已就诊: the patient came (the generator's and the desk's record).
+            "attended" => AppointmentStatus::Fulfilled,
             "no_show" => AppointmentStatus::NoShow,
             "cancelled" => AppointmentStatus::Cancelled,
             "rescheduled" => AppointmentStatus::Rescheduled,

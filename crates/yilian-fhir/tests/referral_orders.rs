@@ -942,6 +942,9 @@ fn appointments_emit_their_status_and_round_trip() {
         assert_eq!(a["participant"][0]["status"], "accepted");
     }
     assert!(AppointmentStatus::from_store("lost", None).is_none());
+    // 已就诊 as the generator and the desk record it.
+    let attended = AppointmentStatus::from_store("attended", None).unwrap();
+    assert_eq!(attended.fhir_code(), "fulfilled");
     let a = scheduling::appointment_to_fhir(&appointment(AppointmentStatus::Rescheduled));
     assert!(
         a["cancelationReason"]["text"]

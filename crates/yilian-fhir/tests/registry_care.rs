@@ -1280,3 +1280,49 @@ fn synthetic_identity_numbers_only() {
     let s = id.to_string();
     assert_eq!(mod11_2_check(&s[..17]), s.chars().last());
 }
+
+#[test]
+fn an_updated_episode_of_care_is_a_contract_event() {
+    use yilian_domain::contract::ContractStatus as S;
+    use yilian_fhir::care::contract_change_from_fhir;
+    let ext = |code: &str| json!({ "url": "https://yilian.example/fhir/StructureDefinition/contract-status", "valueCoding": { "system": "https://yilian.example/fhir/CodeSystem/contract-status", "code": code } });
+    let ep = |status: &str, exts: Vec<Value>| {
+        let mut v = json!({ "resourceType": "EpisodeOfCare", "id": "5", "status": status, "patient": { "reference": "Patient/1" }, "team": [{ "reference": "CareTeam/2" }] });
+        if !exts.is_empty() {
+            v["extension"] = json!(exts);
+        }
+        v
+    };
+    // Unchanged: no event.
+    let c = contract_change_from_fhir(&ep("active", vec![]), S::Active).unwrap();
+    assert_eq!(c.event, None);
+    // Cancelled with its reason.
+    let reason = json!({ "url": "https://yilian.example/fhir/StructureDefinition/contract-cancel-reason", "valueString": "迁出本县" });
+    let c = contract_change_from_fhir(&ep("cancelled", vec![reason]), S::Active).unwrap();
+    assert_eq!(
+        (c.event, c.reason.as_deref()),
+        (Some("cancel"), Some("迁出本县"))
+    );
+    // finished needs the exact state.
+    let e = contract_change_from_fhir(&ep("finished", vec![]), S::Active).unwrap_err();
+    assert_eq!(e.expression(), Some("EpisodeOfCare.extension"));
+    let c =
+        contract_change_from_fhir(&ep("finished", vec![ext("transferred")]), S::Active).unwrap();
+    assert_eq!(c.event, Some("transfer"));
+    assert_eq!(
+        c.team,
+        Some(yilian_fhir::reference::Ref::Stored {
+            resource_type: "CareTeam".into(),
+            id: "2".into()
+        })
+    );
+    // The extension must agree with status.
+    let e = contract_change_from_fhir(&ep("active", vec![ext("expired")]), S::Active).unwrap_err();
+    assert_eq!(
+        e.expression(),
+        Some("EpisodeOfCare.extension[0].valueCoding.code")
+    );
+    // Back to active from a closed contract is 409 at the status.
+    let e = contract_change_from_fhir(&ep("active", vec![]), S::Expired).unwrap_err();
+    assert_eq!(e.status, 409);
+}

@@ -444,8 +444,6 @@ pub async fn access_of(
         .await
 }
 
-/// Emergency reads awaiting review, newest first.
-
 /// Which access-log entries a filtered listing shows (FHIR `AuditEvent`
 /// search); every field narrows, the default shows all.
 #[derive(Debug, Clone, Default)]

@@ -583,6 +583,10 @@ pub struct AppointmentFilter {
     pub referral_states: Vec<String>,
     /// … or is in none of these (or there is no referral).
     pub not_referral_states: Vec<String>,
+    /// Appointments with one of these statuses match whatever their
+    /// referral's state (e.g. `attended` beside a booked one whose referral
+    /// completed).
+    pub also_statuses: Vec<String>,
     /// Slot starting at or after (CST) …
     pub from: Option<String>,
     /// … and before (exclusive).
@@ -616,14 +620,24 @@ pub async fn search_appointments(
             w.and(&format!("{col} = ?"), [v.into()]);
         }
     }
-    if !f.statuses.is_empty() {
-        let (c, v) = in_list("a.status", &f.statuses, false);
-        w.and(&c, v);
-    }
     let state = "(SELECT rf.state FROM referrals rf WHERE rf.id = a.referral_id)";
-    if !f.referral_states.is_empty() {
-        let (c, v) = in_list(state, &f.referral_states, false);
-        w.and(&c, v);
+    if !f.also_statuses.is_empty() {
+        // (status IN statuses AND state IN referral_states) OR status IN also_statuses
+        let (s1, mut v1) = in_list("a.status", &f.statuses, false);
+        let (s2, v2) = in_list(state, &f.referral_states, false);
+        let (s3, v3) = in_list("a.status", &f.also_statuses, false);
+        v1.extend(v2);
+        v1.extend(v3);
+        w.and(&format!("({s1} AND {s2}) OR {s3}"), v1);
+    } else {
+        if !f.statuses.is_empty() {
+            let (c, v) = in_list("a.status", &f.statuses, false);
+            w.and(&c, v);
+        }
+        if !f.referral_states.is_empty() {
+            let (c, v) = in_list(state, &f.referral_states, false);
+            w.and(&c, v);
+        }
     }
     if !f.not_referral_states.is_empty() {
         let (c, v) = in_list(state, &f.not_referral_states, true);

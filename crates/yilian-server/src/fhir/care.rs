@@ -40,7 +40,7 @@ pub fn support() -> Vec<ResourceSupport> {
     use Interaction::{Create, Read, SearchType, Update};
     use ParamType::{Date, Reference, Token};
     vec![
-        ResourceSupport::new("EpisodeOfCare", &[Read, SearchType, Create])
+        ResourceSupport::new("EpisodeOfCare", &[Read, SearchType, Create, Update])
             .search(&[
                 ("_id", Token),
                 ("patient", Reference),
@@ -231,6 +231,68 @@ async fn create_episode(s: &AppState, p: &Principal, v: &Value) -> FhirResult<Va
     let k = rows.first().ok_or_else(internal)?;
     let mut c = s.store.read().await?;
     episode(&mut c, k).await
+}
+
+/// An update is a contract event (renew, cancel with a reason, transfer to
+/// another team, expire) run by `care::change` and its state machine; the
+/// answer is this contract in its new state (a renewal or transfer's new
+/// contract is found by searching the patient's EpisodeOfCare).
+async fn update_episode(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+    v: &Value,
+    want: Option<i64>,
+) -> FhirResult<Value> {
+    let n = parse_id("EpisodeOfCare", id)?;
+    let current = {
+        let mut c = s.store.read().await?;
+        let k = store::get_contract(&mut c, n)
+            .await?
+            .ok_or_else(|| not_found("EpisodeOfCare", id))?;
+        visible_resident(&mut c, p, k.resident_id).await?;
+        k
+    };
+    check_version(want, current.version)?;
+    let status = ContractStatus::parse(&current.status).ok_or_else(internal)?;
+    let ch = fc::contract_change_from_fhir(v, status)?;
+    let Some(event) = ch.event else {
+        let mut c = s.store.read().await?;
+        return episode(&mut c, &current).await;
+    };
+    let (team_id, doctor_id) = if event == "transfer" {
+        (
+            ch.team
+                .as_ref()
+                .map(|t| stored_id(t, "EpisodeOfCare.team[0].reference"))
+                .transpose()?
+                .filter(|t| *t != current.team_id),
+            ch.doctor
+                .as_ref()
+                .map(|d| stored_id(d, "EpisodeOfCare.careManager.reference"))
+                .transpose()?,
+        )
+    } else {
+        (None, None)
+    };
+    let change = crate::care::ContractChange {
+        event: event.into(),
+        reason: ch.reason.clone(),
+        team_id,
+        doctor_id,
+    };
+    crate::care::change(&s.store, p, n, &change, s.today(), &s.settings.caps)
+        .await
+        .map_err(|e| {
+            let mut f = FhirError::from(e);
+            for i in &mut f.0.issues {
+                i.expression.get_or_insert_with(|| ch.status_path.clone());
+            }
+            f
+        })?;
+    let mut c = s.store.read().await?;
+    let k = store::get_contract(&mut c, n).await?.ok_or_else(internal)?;
+    episode(&mut c, &k).await
 }
 
 // ------------------------------------------------------------ Consent
@@ -513,6 +575,7 @@ pub async fn update(
     want: Option<i64>,
 ) -> FhirResult<Value> {
     match rt {
+        "EpisodeOfCare" => update_episode(s, p, id, v, want).await,
         "Consent" => update_consent(s, p, id, v).await,
         "Coverage" => update_coverage(s, p, id, v, want).await,
         _ => Err(unsupported(rt)),

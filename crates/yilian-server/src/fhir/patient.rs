@@ -36,7 +36,7 @@ pub fn detail_to_fhir(d: &ResidentDetail) -> Value {
 
 /// A list row as a Patient: the masked identity number is left out (a
 /// masked value must not carry the identity-number system), phone masked.
-fn summary_to_fhir(r: &ResidentSummary) -> Value {
+pub(crate) fn summary_to_fhir(r: &ResidentSummary) -> Value {
     fp::to_fhir(&ResidentFhir {
         id: r.id,
         id_number: None,

@@ -56,7 +56,7 @@ use crate::error::ApiError;
 use crate::referral::{
     self as svc, ReferralChange, ReferralRequest, ReferralView, SlotPlan, stored_time,
 };
-use crate::service::{self, ResidentSummary};
+use crate::service;
 use crate::state::AppState;
 
 /// `_include` on ServiceRequest: the referral's Patient.
@@ -384,24 +384,6 @@ async fn search_referrals(s: &AppState, p: &Principal, rt: &str, q: &Params) -> 
     Ok(found(matches, page.total, included))
 }
 
-/// A list row as a Patient, masked as `fhir/patient.rs` lists it: no
-/// identity-number identifier, the phone masked.
-fn patient_summary(r: &ResidentSummary) -> Value {
-    yilian_fhir::patient::to_fhir(&yilian_fhir::patient::ResidentFhir {
-        id: r.id,
-        id_number: None,
-        health_card_id: Some(r.health_card_id.clone()),
-        name: r.name.clone(),
-        sex: r.sex.clone(),
-        birth_date: r.birth_date.clone(),
-        phone: Some(r.phone.clone()),
-        region_code: r.region_code.clone(),
-        address: String::new(),
-        version: None,
-        last_updated: None,
-    })
-}
-
 /// The referrals' patients the caller may see, each once, masked as in a list.
 async fn subjects(s: &AppState, p: &Principal, rows: &[ReferralRow]) -> FhirResult<Vec<Value>> {
     let mut seen = Vec::new();
@@ -418,7 +400,7 @@ async fn subjects(s: &AppState, p: &Principal, rows: &[ReferralRow]) -> FhirResu
         let page =
             service::search_residents(&s.store, p, &f, Paging::new(Some(1), None), s.today())
                 .await?;
-        out.extend(page.items.iter().map(patient_summary));
+        out.extend(page.items.iter().map(super::patient::summary_to_fhir));
     }
     Ok(out)
 }
@@ -870,6 +852,7 @@ async fn search_appointments(s: &AppState, p: &Principal, q: &Params) -> FhirRes
             "fulfilled" => {
                 f.statuses = strings(&["booked"]);
                 f.referral_states = strings(&["completed"]);
+                f.also_statuses = strings(&["attended"]);
             }
             "noshow" => f.statuses = strings(&["no_show"]),
             "cancelled" => f.statuses = strings(&["cancelled", "rescheduled"]),

@@ -289,6 +289,72 @@ async fn a_care_team_is_created_and_a_contract_signed_through_fhir(app: TestApp)
         Some("EpisodeOfCare.status"),
     )
     .await;
+    // Update = a contract event: cancel needs its reason (the domain's rule).
+    let kv = k["meta"]["versionId"].as_str().unwrap().to_string();
+    let mut cancel = k.clone();
+    cancel["status"] = json!("cancelled");
+    cancel["extension"] = json!([]);
+    cancel.as_object_mut().unwrap().remove("extension");
+    let r = send(
+        &app,
+        Method::PUT,
+        &vd,
+        &format!("/fhir/EpisodeOfCare/{kid}"),
+        Some(&cancel),
+        Some(&format!("W/\"{kv}\"")),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "no reason");
+    cancel["extension"] = json!([{ "url": "https://yilian.example/fhir/StructureDefinition/contract-cancel-reason", "valueString": "迁居外县" }]);
+    let r = send(
+        &app,
+        Method::PUT,
+        &vd,
+        &format!("/fhir/EpisodeOfCare/{kid}"),
+        Some(&cancel),
+        Some("W/\"99\""),
+    )
+    .await;
+    outcome(r, StatusCode::PRECONDITION_FAILED, "conflict", None).await;
+    let r = send(
+        &app,
+        Method::PUT,
+        &vd,
+        &format!("/fhir/EpisodeOfCare/{kid}"),
+        Some(&cancel),
+        Some(&format!("W/\"{kv}\"")),
+    )
+    .await;
+    let done = ok_json(r, StatusCode::OK).await;
+    assert_eq!(done["status"], "cancelled");
+    assert!(
+        done["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["valueString"] == "迁居外县"),
+        "{done}"
+    );
+    // A cancelled contract does not come back.
+    let mut back = done.clone();
+    back["status"] = json!("active");
+    back.as_object_mut().unwrap().remove("extension");
+    let r = send(
+        &app,
+        Method::PUT,
+        &vd,
+        &format!("/fhir/EpisodeOfCare/{kid}"),
+        Some(&back),
+        None,
+    )
+    .await;
+    outcome(
+        r,
+        StatusCode::CONFLICT,
+        "processing",
+        Some("EpisodeOfCare.status"),
+    )
+    .await;
     // Township B's clinician does not see the resident's contract.
     let b_tok = app.login("clinician_b").await;
     let r = app.get(&b_tok, &format!("/fhir/EpisodeOfCare/{kid}")).await;
