@@ -62,7 +62,7 @@ use crate::outcome::{IssueType, Outcome};
 use crate::reference::{Ref, read_ref};
 use crate::referral::{
     bool_extension, check_len, code_in, coding_in, concept_text, extension_value, fhir_time,
-    reference,
+    order_intent, reference,
 };
 
 /// yilian's local drug codes (药品编码), when an entry has one.
@@ -235,6 +235,18 @@ pub fn medication_request_to_fhir(p: &PrescriptionFhir, today: NaiveDate) -> Val
     o
 }
 
+/// MedicationRequest's `intent` codes (medicationrequest-intent).
+const MEDICATION_REQUEST_INTENTS: &[&str] = &[
+    "proposal",
+    "plan",
+    "order",
+    "original-order",
+    "reflex-order",
+    "filler-order",
+    "instance-order",
+    "option",
+];
+
 /// Where in the MedicationRequest each long-prescription fact came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RxPaths {
@@ -374,36 +386,7 @@ pub fn medication_request_from_fhir_at(node: &Node<'_>) -> Result<MedicationRequ
             format!("a prescription to issue is active, got {status}"),
         ));
     }
-    let (intent, intent_path) = code_in(
-        node,
-        "intent",
-        &[
-            "proposal",
-            "plan",
-            "order",
-            "original-order",
-            "reflex-order",
-            "filler-order",
-            "instance-order",
-            "option",
-        ],
-    )?;
-    if intent != "order" {
-        return Err(Outcome::not_supported(
-            &intent_path,
-            format!("处方的 intent 应为 order，实际为 {intent}"),
-            format!("a prescription's intent is order, got {intent}"),
-        ));
-    }
-    if let Some(d) = node.field("doNotPerform")
-        && d.boolean()?
-    {
-        return Err(Outcome::not_supported(
-            &d.path,
-            "不支持 doNotPerform（禁止用药）",
-            "doNotPerform is not supported",
-        ));
-    }
+    order_intent(node, MEDICATION_REQUEST_INTENTS, "处方", "a prescription")?;
     if let Some(m) = node.field("medicationReference") {
         return Err(Outcome::not_supported(
             &m.path,

@@ -361,6 +361,49 @@ pub(crate) fn check_len(path: &str, s: &str, max: usize) -> Result<(), Outcome> 
 }
 
 /// A required code element that must be one of `allowed`.
+/// ServiceRequest's `intent` codes (RequestIntent).
+const REQUEST_INTENTS: &[&str] = &[
+    "proposal",
+    "plan",
+    "directive",
+    "order",
+    "original-order",
+    "reflex-order",
+    "filler-order",
+    "instance-order",
+    "option",
+];
+
+/// A request yilian acts on is an `order` that is to be performed: reads
+/// `intent` (one of `codes`, the resource's value set) and refuses any other
+/// intent and `doNotPerform: true` as not supported; `what_zh`/`what_en`
+/// name the request in the refusal ("转诊", "a referral").
+pub(crate) fn order_intent(
+    node: &Node<'_>,
+    codes: &[&str],
+    what_zh: &str,
+    what_en: &str,
+) -> Result<(), Outcome> {
+    let (intent, intent_path) = code_in(node, "intent", codes)?;
+    if intent != "order" {
+        return Err(Outcome::not_supported(
+            &intent_path,
+            format!("{what_zh}的 intent 应为 order，实际为 {intent}"),
+            format!("{what_en}'s intent is order, got {intent}"),
+        ));
+    }
+    if let Some(d) = node.field("doNotPerform")
+        && d.boolean()?
+    {
+        return Err(Outcome::not_supported(
+            &d.path,
+            format!("不支持 doNotPerform（禁止执行的{what_zh}）"),
+            format!("doNotPerform is not supported for {what_en}"),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn code_in<'a>(
     node: &Node<'a>,
     name: &str,
@@ -689,37 +732,7 @@ pub fn service_request_from_fhir_at(node: &Node<'_>) -> Result<ServiceRequestIn,
             ));
         }
     };
-    let (intent, intent_path) = code_in(
-        node,
-        "intent",
-        &[
-            "proposal",
-            "plan",
-            "directive",
-            "order",
-            "original-order",
-            "reflex-order",
-            "filler-order",
-            "instance-order",
-            "option",
-        ],
-    )?;
-    if intent != "order" {
-        return Err(Outcome::not_supported(
-            &intent_path,
-            format!("转诊的 intent 应为 order，实际为 {intent}"),
-            format!("a referral's intent is order, got {intent}"),
-        ));
-    }
-    if let Some(d) = node.field("doNotPerform")
-        && d.boolean()?
-    {
-        return Err(Outcome::not_supported(
-            &d.path,
-            "不支持 doNotPerform（禁止执行的请求）",
-            "doNotPerform requests are not supported",
-        ));
-    }
+    order_intent(node, REQUEST_INTENTS, "转诊", "a referral")?;
     if let Some(r) = node.field("replaces") {
         return Err(Outcome::not_supported(
             &r.path,

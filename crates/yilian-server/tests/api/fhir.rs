@@ -80,6 +80,37 @@ pub async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&
     body
 }
 
+/// Asserts an OperationOutcome by yilian's stable code (in
+/// `issue.details.coding`) rather than the FHIR issue type.
+pub async fn yilian_outcome(
+    r: Response,
+    status: StatusCode,
+    code: &str,
+    path: Option<&str>,
+) -> Value {
+    let got = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    let issue = &body["issue"][0];
+    assert!(
+        issue["details"]["coding"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["code"] == code)),
+        "yilian code {code}: {body}"
+    );
+    assert!(
+        issue["details"]["text"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+            && issue["diagnostics"].as_str().is_some_and(|t| !t.is_empty()),
+        "both messages: {body}"
+    );
+    if let Some(p) = path {
+        assert_eq!(issue["expression"][0], p, "{body}");
+    }
+    body
+}
+
 pub fn patient_json(seq: u16, name: &str, phone: &str) -> Value {
     json!({
         "resourceType": "Patient",

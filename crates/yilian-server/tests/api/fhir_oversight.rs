@@ -10,6 +10,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::fhir::{institution_id, ok_json, outcome, send};
 use crate::helpers::*;
 
 both_backends!(
@@ -30,63 +31,11 @@ const REVIEW_EXT: &str = "https://yilian.example/fhir/StructureDefinition/access
 const MEASURE: &str = "https://yilian.example/fhir/Measure/";
 
 async fn fhir_post(app: &TestApp, token: &str, path: &str, body: &Value) -> Response {
-    reqwest::Client::new()
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("content-type", "application/fhir+json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn ok_json(r: Response, status: StatusCode) -> Value {
-    let got = r.status();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    assert_eq!(ct.as_deref(), Some("application/fhir+json"));
-    body
+    send(app, reqwest::Method::POST, token, path, Some(body), None).await
 }
 
 async fn get_ok(app: &TestApp, token: &str, path: &str) -> Value {
     ok_json(app.get(token, path).await, StatusCode::OK).await
-}
-
-/// Asserts an OperationOutcome: status, issue code and the element path.
-async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&str>) -> Value {
-    let got = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
-    let issue = &body["issue"][0];
-    assert_eq!(issue["code"], code, "{body}");
-    assert!(
-        issue["details"]["text"]
-            .as_str()
-            .is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert!(
-        issue["diagnostics"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    if let Some(p) = path {
-        assert_eq!(issue["expression"][0], p, "{body}");
-    }
-    body
-}
-
-async fn institution_id(app: &TestApp, code: &str) -> i64 {
-    let mut c = app.db.store.read().await.unwrap();
-    yilian_store::registry::get_institution_by_code(&mut c, code)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 async fn insured(app: &TestApp, seq: u16) -> i64 {

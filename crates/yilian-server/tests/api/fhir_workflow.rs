@@ -13,6 +13,7 @@ use yilian_fhir::referral::{
 use yilian_fhir::scheduling::SLOT_RESERVED_EXTENSION;
 
 use crate::both_backends;
+use crate::fhir::{institution_id, ok_json, send, yilian_outcome as outcome};
 use crate::helpers::*;
 
 both_backends!(
@@ -23,73 +24,6 @@ both_backends!(
     appointments_are_booked_moved_and_cancelled_through_fhir,
     other_institutions_see_nothing_and_payers_are_refused,
 );
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    token: &str,
-    path: &str,
-    body: Option<&Value>,
-    if_match: Option<&str>,
-) -> Response {
-    let mut rq = reqwest::Client::new()
-        .request(method, app.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        rq = rq
-            .header("content-type", "application/fhir+json")
-            .body(b.to_string());
-    }
-    if let Some(m) = if_match {
-        rq = rq.header("if-match", m);
-    }
-    rq.send().await.unwrap()
-}
-
-async fn ok_json(r: Response, status: StatusCode) -> Value {
-    let got = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    body
-}
-
-/// Asserts an OperationOutcome: status, yilian code and the element path.
-async fn outcome(r: Response, status: StatusCode, code: &str, path: Option<&str>) -> Value {
-    let got = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
-    let issue = &body["issue"][0];
-    assert!(
-        issue["details"]["coding"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["code"] == code)),
-        "yilian code {code}: {body}"
-    );
-    assert!(
-        issue["details"]["text"]
-            .as_str()
-            .is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert!(
-        issue["diagnostics"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    if let Some(p) = path {
-        assert_eq!(issue["expression"][0], p, "{body}");
-    }
-    body
-}
-
-async fn institution_id(app: &TestApp, code: &str) -> i64 {
-    let mut c = app.db.store.read().await.unwrap();
-    yilian_store::registry::get_institution_by_code(&mut c, code)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
 
 /// A resident of 东庄村 (inside WA's township and H1's county).
 async fn patient(app: &TestApp, token: &str, seq: u16) -> i64 {
