@@ -56,9 +56,9 @@ pub const INDICATOR_UNIT_SYSTEM: &str = "https://yilian.example/fhir/CodeSystem/
 /// A plan indicator's standing (`plan::Status::as_str`).
 pub const PLAN_STATUS_SYSTEM: &str = "https://yilian.example/fhir/CodeSystem/plan-status";
 /// Identifier system of a region scope: the GB/T 2260 统计用区划代码.
-pub const REGION_CODE_SID: &str = "https://yilian.example/fhir/sid/region-code";
+pub const REGION_CODE_SID: &str = crate::location::REGION_CODE_SYSTEM;
 /// Identifier system of a consortium (医共体) scope: yilian's consortium id.
-pub const CONSORTIUM_SID: &str = "https://yilian.example/fhir/sid/consortium";
+pub const CONSORTIUM_SID: &str = crate::consent::CONSORTIUM_ID_SYSTEM;
 /// Extension on `MeasureReport.group`: the target, `valueQuantity` in the score's unit.
 pub const TARGET_EXTENSION: &str =
     "https://yilian.example/fhir/StructureDefinition/indicator-target";
