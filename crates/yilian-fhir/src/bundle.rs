@@ -18,6 +18,7 @@ use crate::orders::{self, DiagnosticReportIn, MedicationRequestIn};
 use crate::organization::{self, OrganizationIn};
 use crate::outcome::{IssueType, Outcome};
 use crate::patient::{self, PatientIn};
+use crate::practitioner::{self, PractitionerIn, PractitionerRoleIn};
 use crate::reference::{Ref, is_urn_uuid};
 
 /// Default and maximum `_count` of a search page.
@@ -149,6 +150,11 @@ pub enum Op {
     Prescription(Box<MedicationRequestIn>),
     /// An exam report (DiagnosticReport).
     Report(Box<DiagnosticReportIn>),
+    /// A practitioner, registered with the PractitionerRoles (practice
+    /// sites) of the same bundle that reference it.
+    Practitioner(Box<PractitionerIn>),
+    /// A practice site of a practitioner.
+    PractitionerRole(Box<PractitionerRoleIn>),
 }
 
 impl Op {
@@ -163,6 +169,8 @@ impl Op {
             },
             Op::Prescription(_) => "MedicationRequest",
             Op::Report(_) => "DiagnosticReport",
+            Op::Practitioner(_) => "Practitioner",
+            Op::PractitionerRole(_) => "PractitionerRole",
         }
     }
 }
@@ -204,6 +212,10 @@ fn entry_op(res: &Node<'_>, today: NaiveDate) -> Result<Op, Outcome> {
         "DiagnosticReport" => Ok(Op::Report(Box::new(
             orders::diagnostic_report_from_fhir_at(res)?,
         ))),
+        "Practitioner" => Ok(Op::Practitioner(Box::new(practitioner::from_fhir_at(res)?))),
+        "PractitionerRole" => Ok(Op::PractitionerRole(Box::new(
+            practitioner::role_from_fhir_at(res)?,
+        ))),
         other => Err(Outcome::not_supported(
             &rt.path,
             format!("事务中不支持资源类型 {other}"),
@@ -244,7 +256,19 @@ fn placeholder_refs(op: &Op) -> Vec<(&str, &'static str, &'static str)> {
             push(r.institution.as_ref(), institution, "Organization");
             push(r.encounter.as_ref(), "encounter.reference", "Encounter");
         }
-        Op::Patient(_) | Op::Organization(_) => {}
+        Op::PractitionerRole(r) => {
+            push(
+                Some(&r.practitioner),
+                "practitioner.reference",
+                "Practitioner",
+            );
+            push(
+                Some(&r.institution),
+                "organization.reference",
+                "Organization",
+            );
+        }
+        Op::Patient(_) | Op::Organization(_) | Op::Practitioner(_) => {}
     }
     v
 }

@@ -165,7 +165,7 @@ pub fn support() -> Vec<ResourceSupport> {
                 ("organization", Reference),
             ])
             .versioned(),
-        ResourceSupport::new("PractitionerRole", &[Read, SearchType])
+        ResourceSupport::new("PractitionerRole", &[Read, SearchType, Create])
             .search(&[("practitioner", Reference), ("organization", Reference)]),
         ResourceSupport::new("Location", &[Read, SearchType]).search(&[
             ("_id", Token),
@@ -429,6 +429,7 @@ async fn create(
         "Patient" => patient::create(&s, &p, &v).await?,
         "Organization" => registry::create_organization(&s, &p, &v).await?,
         "CareTeam" => people::create_team(&s, &p, &v).await?,
+        "PractitionerRole" => people::create_role(&s, &p, &v).await?,
         t if CARE.contains(&t) => care::create(&s, &p, t, &v).await?,
         t if WORKFLOW.contains(&t) => workflow::create(&s, &p, t, &v).await?,
         t if FINANCE.contains(&t) => finance::create(&s, &p, t, &v).await?,

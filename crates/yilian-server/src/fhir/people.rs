@@ -150,28 +150,172 @@ pub async fn update_practitioner(
 ) -> FhirResult<Value> {
     let input = fpr::from_fhir(v)?;
     let mut tx = s.store.write().await?;
-    let old = practitioner(&mut tx, id).await?;
+    let row = update_practitioner_in(&mut tx, p, id, &input, want).await?;
+    tx.commit().await?;
+    Ok(fpr::to_fhir(&practitioner_fhir(&row)?))
+}
+
+/// [`update_practitioner`] in the caller's transaction; the sites are kept.
+pub async fn update_practitioner_in(
+    tx: &mut Conn,
+    p: &Principal,
+    id: &str,
+    input: &fpr::PractitionerIn,
+    want: Option<i64>,
+) -> FhirResult<Practitioner> {
+    let old = practitioner(tx, id).await?;
     check_version(want, old.row.version)?;
+    authorize_sites(tx, p, &old).await?;
+    let sites = old.sites.iter().map(|s| s.code.clone()).collect();
+    save_practitioner(tx, p, input, Some(&old), sites).await
+}
+
+/// The caller may write the practitioner's main site's region.
+async fn authorize_sites(tx: &mut Conn, p: &Principal, old: &Practitioner) -> FhirResult<()> {
+    if let Some(main) = old.sites.first() {
+        let inst = registry::get_institution(tx, main.id)
+            .await?
+            .ok_or_else(internal)?;
+        let region =
+            yilian_domain::region::RegionCode::parse(&inst.region_code).map_err(|_| internal())?;
+        crate::service::authorize_registry_write(p, &region)?;
+    }
+    Ok(())
+}
+
+/// Registers (`old` = None) or updates a practitioner with `sites`
+/// (institution codes, main first) through the `/api/v1` checks.
+async fn save_practitioner(
+    tx: &mut Conn,
+    p: &Principal,
+    input: &fpr::PractitionerIn,
+    old: Option<&Practitioner>,
+    sites: Vec<String>,
+) -> FhirResult<Practitioner> {
+    let stored_phone = old.map(|o| o.row.phone.clone()).unwrap_or_default();
     let i = PractitionerInput {
-        code: input.code,
-        name: input.name,
+        code: input.code.clone(),
+        name: input.name.clone(),
         sex: input.sex.as_str().into(),
         profession: input.profession.as_str().into(),
-        specialty: input.specialty,
+        specialty: input.specialty.clone(),
         is_gp: input.is_gp,
         is_tcm: input.is_tcm,
         // A masked phone sent back unchanged keeps the stored one.
         phone: Some(if input.phone.is_empty() || input.phone.contains('*') {
-            old.row.phone.clone()
+            stored_phone
         } else {
-            input.phone
+            input.phone.clone()
         }),
-        sites: old.sites.iter().map(|s| s.code.clone()).collect(),
+        sites,
     };
-    let d = practitioner_data(&mut tx, p, &i).await?;
-    let row = registry::update_practitioner(&mut tx, old.row.id, old.row.version, &d).await?;
+    let d = practitioner_data(tx, p, &i).await?;
+    Ok(match old {
+        Some(o) => registry::update_practitioner(tx, o.row.id, o.row.version, &d).await?,
+        None => registry::insert_practitioner(tx, &d).await?,
+    })
+}
+
+/// Registers a practitioner with the practice sites of its PractitionerRoles
+/// (a transaction bundle: yilian keeps 1–5 sites on the practitioner, the
+/// main one first).
+pub async fn register_practitioner_in(
+    tx: &mut Conn,
+    p: &Principal,
+    input: &fpr::PractitionerIn,
+    roles: &[&fpr::PractitionerRoleIn],
+    created: &std::collections::HashMap<String, String>,
+    path: &str,
+) -> FhirResult<Practitioner> {
+    if roles.is_empty() {
+        return Err(FhirError(Outcome::required(
+            path,
+            "登记人员须在同一事务中附其执业地点（PractitionerRole）",
+            "a Practitioner is registered with its practice sites: PractitionerRole entries in the same bundle",
+        )));
+    }
+    let mut ordered: Vec<&&fpr::PractitionerRoleIn> = roles.iter().collect();
+    ordered.sort_by_key(|r| !r.main);
+    let mut sites = Vec::new();
+    for r in ordered {
+        let inst_path = r.paths.get("sites").to_string();
+        let id = r
+            .institution
+            .resolve(created)
+            .and_then(|i| i.parse::<i64>().ok())
+            .ok_or_else(|| unknown(&inst_path, &r.institution))?;
+        let inst = registry::get_institution(tx, id)
+            .await?
+            .ok_or_else(|| unknown(&inst_path, &r.institution))?;
+        sites.push(inst.code);
+    }
+    save_practitioner(tx, p, input, None, sites).await
+}
+
+/// Adds a practice site to a stored practitioner (a PractitionerRole create).
+pub async fn add_site_in(
+    tx: &mut Conn,
+    p: &Principal,
+    role: &fpr::PractitionerRoleIn,
+) -> FhirResult<Value> {
+    let pr_path = role.paths.get("practitioner_id").to_string();
+    let pid = stored_id(&role.practitioner, &pr_path)?;
+    let old = registry::get_practitioner(tx, pid)
+        .await?
+        .ok_or_else(|| unknown(&pr_path, &role.practitioner))?;
+    let inst_path = role.paths.get("sites").to_string();
+    let iid = stored_id(&role.institution, &inst_path)?;
+    let inst = registry::get_institution(tx, iid)
+        .await?
+        .ok_or_else(|| unknown(&inst_path, &role.institution))?;
+    if old.sites.iter().any(|s| s.id == iid) {
+        return Err(FhirError(Outcome::new(
+            IssueType::Duplicate,
+            "duplicate",
+            &inst_path,
+            "该机构已是其执业地点",
+            "the institution is already a practice site",
+        )));
+    }
+    authorize_sites(tx, p, &old).await?;
+    let mut sites: Vec<String> = old.sites.iter().map(|s| s.code.clone()).collect();
+    if role.main {
+        sites.insert(0, inst.code);
+    } else {
+        sites.push(inst.code);
+    }
+    let input = fpr::PractitionerIn {
+        id: None,
+        code: old.row.code.clone(),
+        name: old.row.name.clone(),
+        sex: yilian_domain::id_number::Sex::parse(&old.row.sex).ok_or_else(internal)?,
+        profession: Profession::parse(&old.row.profession).ok_or_else(internal)?,
+        specialty: old.row.specialty.clone(),
+        is_gp: old.row.is_gp.0,
+        is_tcm: old.row.is_tcm.0,
+        phone: String::new(),
+        paths: role.paths.clone(),
+    };
+    let row = save_practitioner(tx, p, &input, Some(&old), sites).await?;
+    role_of(&row, iid)
+}
+
+/// The PractitionerRole of `practitioner` at `institution_id`.
+pub fn role_of(practitioner: &Practitioner, institution_id: i64) -> FhirResult<Value> {
+    practitioner_fhir(practitioner)?
+        .roles()
+        .iter()
+        .find(|r| r.institution_id == institution_id)
+        .map(fpr::role_to_fhir)
+        .ok_or_else(internal)
+}
+
+pub async fn create_role(s: &AppState, p: &Principal, v: &Value) -> FhirResult<Value> {
+    let role = fpr::role_from_fhir(v)?;
+    let mut tx = s.store.write().await?;
+    let out = add_site_in(&mut tx, p, &role).await?;
     tx.commit().await?;
-    Ok(fpr::to_fhir(&practitioner_fhir(&row)?))
+    Ok(out)
 }
 
 pub async fn read_role(s: &AppState, p: &Principal, id: &str) -> FhirResult<Value> {

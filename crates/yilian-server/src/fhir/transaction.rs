@@ -17,6 +17,8 @@ use yilian_fhir::Outcome;
 use yilian_fhir::bundle::{
     EntryResult, Method, Op, PlannedEntry, parse_transaction, transaction_response,
 };
+use yilian_fhir::practitioner::PractitionerRoleIn;
+use yilian_fhir::reference::Ref;
 use yilian_store::Conn;
 use yilian_store::registry;
 
@@ -39,20 +41,20 @@ pub async fn handle(
     let mut created: HashMap<String, String> = HashMap::new();
     let mut results: Vec<Option<EntryResult>> = vec![None; plan.entry_count];
     for step in &plan.steps {
-        let (rt, id) = run(&s, &p, &mut tx, step, &created)
+        let (rt, w) = run(&s, &p, &mut tx, step, &plan.steps, &created)
             .await
             .map_err(|e| at_entry(e, step))?;
         if let Some(u) = &step.full_url {
-            created.insert(u.clone(), id.to_string());
+            created.insert(u.clone(), w.0.clone());
         }
-        let (status, version) = match step.method {
-            Method::Post => ("201 Created", 1),
-            Method::Put => ("200 OK", id.1),
+        let status = match step.method {
+            Method::Post => "201 Created",
+            Method::Put => "200 OK",
         };
         results[step.index] = Some(EntryResult {
             status: status.into(),
-            location: format!("{rt}/{}/_history/{version}", id.0),
-            etag: yilian_fhir::etag(version),
+            location: format!("{rt}/{}/_history/{}", w.0, w.1),
+            etag: yilian_fhir::etag(w.1),
         });
     }
     tx.commit().await?;
@@ -61,12 +63,12 @@ pub async fn handle(
 }
 
 /// A stored id and its version after the step.
-#[derive(Debug, Clone, Copy)]
-struct Written(i64, i64);
+#[derive(Debug, Clone)]
+struct Written(String, i64);
 
-impl std::fmt::Display for Written {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+impl Written {
+    fn new(id: i64, version: i64) -> Written {
+        Written(id.to_string(), version)
     }
 }
 
@@ -92,6 +94,7 @@ async fn run(
     p: &Principal,
     tx: &mut Conn,
     step: &PlannedEntry,
+    steps: &[PlannedEntry],
     created: &HashMap<String, String>,
 ) -> FhirResult<(&'static str, Written)> {
     let today = s.today();
@@ -100,7 +103,7 @@ async fn run(
         (Op::Patient(pin), Method::Post) => {
             let r =
                 crate::service::register_resident_in(tx, &s.regions, p, &pin.input, today).await?;
-            Ok((rt, Written(r.resident.id, r.resident.version)))
+            Ok((rt, Written::new(r.resident.id, r.resident.version)))
         }
         (Op::Patient(pin), Method::Put) => {
             let tid = step.target_id.as_deref().unwrap_or("");
@@ -112,7 +115,7 @@ async fn run(
             super::patient::keep_unmapped(&mut input, &current);
             let d = crate::service::update_resident_in(tx, p, id, current.version, &input, today)
                 .await?;
-            Ok((rt, Written(d.id, d.version)))
+            Ok((rt, Written::new(d.id, d.version)))
         }
         (Op::Organization(o), m) => {
             let old = match (m, step.target_id.as_deref()) {
@@ -133,28 +136,70 @@ async fn run(
                 Some(old) => registry::update_institution(tx, old.id, old.version, &d).await?,
                 None => registry::insert_institution(tx, &d).await?,
             };
-            Ok((rt, Written(row.id, row.version)))
+            Ok((rt, Written::new(row.id, row.version)))
         }
         (Op::Record(e), Method::Post) => {
             let (resident_id, req) = super::record::entry_request(rt, e, p, created)?;
             let row = crate::record::add_entry_in(tx, p, resident_id, &req).await?;
-            Ok((rt, Written(row.id, 1)))
+            Ok((rt, Written::new(row.id, 1)))
         }
         (Op::Prescription(m), Method::Post) => {
             let row = super::record::write_prescription(tx, p, m, created, today).await?;
-            Ok((rt, Written(row.id, 1)))
+            Ok((rt, Written::new(row.id, 1)))
         }
         (Op::Report(d), Method::Post) => {
             let row = super::record::write_report(tx, p, d, created).await?;
-            Ok((rt, Written(row.id, 1)))
+            Ok((rt, Written::new(row.id, 1)))
         }
-        (Op::Record(_) | Op::Prescription(_) | Op::Report(_), Method::Put) => {
-            Err(FhirError(Outcome::not_supported(
-                &format!("Bundle.entry[{}].request.method", step.index),
-                format!("健康档案条目只增不改：{rt} 不支持 PUT"),
-                format!("record entries are append-only: {rt} does not support PUT"),
-            ))
-            .with_status(405))
+        (Op::Practitioner(pin), Method::Post) => {
+            // Its practice sites are the bundle's PractitionerRoles that
+            // reference it; they are written with it.
+            let me = step
+                .full_url
+                .as_deref()
+                .map(|u| Ref::Placeholder(u.to_string()));
+            let roles: Vec<&PractitionerRoleIn> = steps
+                .iter()
+                .filter_map(|st| match &st.op {
+                    Op::PractitionerRole(r) if Some(&r.practitioner) == me.as_ref() => Some(&**r),
+                    _ => None,
+                })
+                .collect();
+            let path = format!("Bundle.entry[{}]", step.index);
+            let row =
+                super::people::register_practitioner_in(tx, p, pin, &roles, created, &path).await?;
+            Ok((rt, Written::new(row.row.id, row.row.version)))
         }
+        (Op::Practitioner(pin), Method::Put) => {
+            let tid = step.target_id.as_deref().unwrap_or("");
+            let row = super::people::update_practitioner_in(tx, p, tid, pin, None).await?;
+            Ok((rt, Written::new(row.row.id, row.row.version)))
+        }
+        (Op::PractitionerRole(role), Method::Post) => {
+            if let Ref::Placeholder(_) = role.practitioner {
+                // Registered with its practitioner earlier in this bundle.
+                let pid = role
+                    .practitioner
+                    .resolve(created)
+                    .ok_or_else(|| FhirError::from(ApiError::internal()))?;
+                let iid = role
+                    .institution
+                    .resolve(created)
+                    .ok_or_else(|| FhirError::from(ApiError::internal()))?;
+                return Ok((rt, Written(format!("{pid}-{iid}"), 1)));
+            }
+            let v = super::people::add_site_in(tx, p, role).await?;
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            Ok((rt, Written(id, 1)))
+        }
+        (
+            Op::Record(_) | Op::Prescription(_) | Op::Report(_) | Op::PractitionerRole(_),
+            Method::Put,
+        ) => Err(FhirError(Outcome::not_supported(
+            &format!("Bundle.entry[{}].request.method", step.index),
+            format!("健康档案条目只增不改：{rt} 不支持 PUT"),
+            format!("record entries are append-only: {rt} does not support PUT"),
+        ))
+        .with_status(405)),
     }
 }

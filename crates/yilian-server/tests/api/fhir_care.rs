@@ -160,6 +160,116 @@ async fn workforce_and_places_read_search_and_update(app: TestApp) {
     )
     .await;
     assert_eq!(total(&b), 1);
+    // A new practitioner comes with its practice sites in one transaction:
+    // the Practitioner and its PractitionerRoles (main site first).
+    let va1 = institution_id(&app, "VA1").await;
+    let mut newp = v2.clone();
+    for k in ["id", "meta"] {
+        newp.as_object_mut().unwrap().remove(k);
+    }
+    newp["identifier"][0]["value"] = json!("GP9");
+    newp["name"] = json!([{ "text": "新到医师" }]);
+    let role = |org: i64, main: bool| {
+        json!({
+            "fullUrl": format!("urn:uuid:7c0e8a52-1d2b-4c3d-8e9f-00000000000{}", if main { 1 } else { 2 }),
+            "resource": {
+                "resourceType": "PractitionerRole",
+                "extension": [{ "url": "https://yilian.example/fhir/StructureDefinition/main-practice-site", "valueBoolean": main }],
+                "practitioner": { "reference": "urn:uuid:7c0e8a52-1d2b-4c3d-8e9f-000000000000" },
+                "organization": { "reference": format!("Organization/{org}") },
+            },
+            "request": { "method": "POST", "url": "PractitionerRole" },
+        })
+    };
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            role(va1, false),
+            { "fullUrl": "urn:uuid:7c0e8a52-1d2b-4c3d-8e9f-000000000000", "resource": newp, "request": { "method": "POST", "url": "Practitioner" } },
+            role(wa, true),
+        ],
+    });
+    let resp = ok_json(
+        send(&app, Method::POST, &hc, "/fhir", Some(&bundle), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let loc = resp["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new_id = loc.split('/').nth(1).unwrap().to_string();
+    let roles = ok_json(
+        app.get(
+            &hc,
+            &format!("/fhir/PractitionerRole?practitioner={new_id}"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(total(&roles), 2);
+    assert_eq!(
+        roles["entry"][0]["resource"]["organization"]["reference"],
+        format!("Organization/{wa}"),
+        "the main site first"
+    );
+    assert_eq!(
+        resp["entry"][0]["response"]["location"],
+        format!("PractitionerRole/{new_id}-{va1}/_history/1")
+    );
+    // A Practitioner alone has no site: refused, nothing stored.
+    let lone = json!({ "resourceType": "Bundle", "type": "transaction", "entry": [
+        { "fullUrl": "urn:uuid:7c0e8a52-1d2b-4c3d-8e9f-000000000009", "resource": { "resourceType": "Practitioner", "identifier": [{ "system": "https://yilian.example/fhir/sid/practitioner-code", "value": "GP10" }], "name": [{ "text": "无点医师" }], "gender": "male", "qualification": newp["qualification"].clone() }, "request": { "method": "POST", "url": "Practitioner" } },
+    ]});
+    let r = send(&app, Method::POST, &hc, "/fhir", Some(&lone), None).await;
+    outcome(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "required",
+        Some("Bundle.entry[0]"),
+    )
+    .await;
+    let b = ok_json(
+        app.get(&hc, "/fhir/Practitioner?identifier=GP10").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(total(&b), 0);
+    // A site is added to a stored practitioner with a PractitionerRole; twice is a duplicate.
+    let va2 = institution_id(&app, "VA2").await;
+    let add = json!({
+        "resourceType": "PractitionerRole",
+        "practitioner": { "reference": format!("Practitioner/{new_id}") },
+        "organization": { "reference": format!("Organization/{va2}") },
+    });
+    let r = send(
+        &app,
+        Method::POST,
+        &hc,
+        "/fhir/PractitionerRole",
+        Some(&add),
+        None,
+    )
+    .await;
+    ok_json(r, StatusCode::CREATED).await;
+    let r = send(
+        &app,
+        Method::POST,
+        &hc,
+        "/fhir/PractitionerRole",
+        Some(&add),
+        None,
+    )
+    .await;
+    outcome(
+        r,
+        StatusCode::CONFLICT,
+        "duplicate",
+        Some("PractitionerRole.organization.reference"),
+    )
+    .await;
     // Residents may not read the registries through FHIR either.
     let r = app.get("nope", "/fhir/Practitioner").await;
     outcome(r, StatusCode::UNAUTHORIZED, "login", None).await;
