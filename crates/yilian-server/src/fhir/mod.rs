@@ -189,6 +189,20 @@ pub fn support() -> Vec<ResourceSupport> {
     v
 }
 
+/// The identifier systems a connecting system must use: (what, system).
+pub fn identifier_systems() -> Vec<(&'static str, &'static str)> {
+    use yilian_fhir::identifiers as id;
+    vec![
+        ("居民身份证号（WS/T 500）", id::ID_NUMBER_SYSTEM),
+        ("电子健康卡号", id::HEALTH_CARD_SYSTEM),
+        ("机构代码", id::INSTITUTION_CODE_SYSTEM),
+        ("医务人员编码", id::PRACTITIONER_CODE_SYSTEM),
+        ("家庭医生团队编码", yilian_fhir::care::TEAM_CODE_SYSTEM),
+        ("ICD-10 诊断编码", id::ICD10_SYSTEM),
+        ("行政区划代码（地址扩展）", id::REGION_CODE_EXTENSION),
+    ]
+}
+
 /// The modules that serve several resource types each.
 const CARE: &[&str] = &["EpisodeOfCare", "Consent", "Coverage"];
 const WORKFLOW: &[&str] = &["ServiceRequest", "Task", "Schedule", "Slot", "Appointment"];

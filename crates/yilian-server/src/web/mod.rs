@@ -5,6 +5,7 @@
 mod care;
 pub(crate) mod export;
 mod insurance;
+mod integration;
 mod monitoring;
 mod recognition;
 mod record;
@@ -127,6 +128,7 @@ pub fn templates() -> &'static Environment<'static> {
         .chain(insurance::TEMPLATES)
         .chain(surveillance::TEMPLATES)
         .chain(monitoring::TEMPLATES)
+        .chain(integration::TEMPLATES)
         {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -272,6 +274,7 @@ fn nav_for(role: Role) -> Vec<NavItem> {
             label: "主索引维护",
         });
     }
+    v.extend(integration::nav(role));
     v
 }
 
@@ -376,6 +379,7 @@ pub fn router() -> Router<AppState> {
         .merge(insurance::router())
         .merge(surveillance::router())
         .merge(monitoring::router())
+        .merge(integration::router())
 }
 
 async fn home(State(s): State<AppState>, MaybeAuth(auth): MaybeAuth, jar: CookieJar) -> WebResult {

@@ -16,6 +16,7 @@ both_backends!(
     organization_round_trip_is_scoped_to_the_writer_region,
     a_transaction_bundle_lands_whole_or_not_at_all,
     fhir_errors_are_operation_outcomes,
+    the_integration_page_lists_what_fhir_serves,
 );
 
 pub const ID_SYSTEM: &str = "urn:oid:2.16.156.10011.1.3";
@@ -883,4 +884,33 @@ async fn fhir_errors_are_operation_outcomes(app: TestApp) {
     )
     .await;
     outcome(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+}
+
+async fn the_integration_page_lists_what_fhir_serves(app: TestApp) {
+    let admin = browser(&app, "admin").await;
+    let (status, html) = page(&app, &admin, "/integration").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("系统对接") && html.contains("/fhir"));
+    // Every type the CapabilityStatement states is on the page, and no other.
+    let cs: Value = reqwest::get(app.url("/fhir/metadata"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let table = between(&html, "id=\"fhir-resources\"", "</table>");
+    let listed = table.matches("<tr><td><code>").count();
+    let stated = cs["rest"][0]["resource"].as_array().unwrap();
+    assert_eq!(listed, stated.len());
+    for r in stated {
+        let t = r["type"].as_str().unwrap();
+        assert!(table.contains(&format!("<code>{t}</code>")), "{t}");
+    }
+    assert!(html.contains(ID_SYSTEM));
+    // A clinician has neither the page nor its link.
+    let vd = browser(&app, "vd_a1").await;
+    let (status, _) = page(&app, &vd, "/integration").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, home) = page(&app, &vd, "/").await;
+    assert!(!home.contains("系统对接"));
 }
