@@ -818,6 +818,17 @@ try {
     await page.screenshot({ path: `${artifacts}monitoring-access.png`, fullPage: true });
     return `top consortium ${total}/100; ${within30} within 30 minutes of a township center`;
   });
+  await step('系统对接：FHIR 资源表与 /fhir/metadata 的能力声明一致', page, async () => {
+    await page.getByRole('link', { name: '系统对接' }).click();
+    await page.locator('#fhir-resources').waitFor();
+    const rows = await page.locator('#fhir-resources tbody tr').count();
+    const cs = await (await page.request.get(url('/fhir/metadata'))).json();
+    const stated = cs.rest[0].resource.length;
+    check(rows === stated, `${rows} rows on the page, ${stated} in the CapabilityStatement`);
+    check(cs.fhirVersion === '4.0.1', `fhirVersion ${cs.fhirVersion}`);
+    await page.screenshot({ path: `${artifacts}integration.png`, fullPage: true });
+    return `${rows} resource types, FHIR ${cs.fhirVersion}`;
+  });
 
   await ctx.close();
 } catch (e) {
