@@ -91,3 +91,4 @@ else
   echo "!!! PostgreSQL not reachable: PostgreSQL leg of the benchmark SKIPPED"
 fi
 bash scripts/bench-monitoring.sh "$N_BIG" # monitoring indicators beside DuckDB (issue 7; docs/BENCHMARKS.md)
+bash scripts/bench-fhir.sh # FHIR transaction-bundle ingest, both backends (issue 10; docs/BENCHMARKS.md)
