@@ -504,8 +504,7 @@ pub async fn access_log(
         }
         None => ACCESS_FROM.to_string(),
     };
-    w.page(conn, ACCESS_COLS, &from, "a.id DESC", paging)
-        .await
+    w.page(conn, ACCESS_COLS, &from, "a.id DESC", paging).await
 }
 
 /// The outcome of [`verify`]: how many entries were checked, and where the

@@ -4,9 +4,9 @@
 mod care;
 mod care_web;
 mod fhir;
+mod fhir_care;
 mod fhir_oversight;
 mod fhir_workflow;
-mod fhir_care;
 mod helpers;
 mod insurance;
 mod insurance_web;
