@@ -471,9 +471,7 @@ async fn measure_reports_are_the_monitoring_indicators_for_oversight_roles(app: 
         .unwrap()
         .iter()
         .map(|e| &e["resource"])
-        .find(|r| {
-            r["subject"]["identifier"]["system"] == "https://yilian.example/fhir/sid/consortium"
-        })
+        .find(|r| r["subject"]["identifier"]["system"] == yilian_fhir::measure::CONSORTIUM_SID)
         .expect("the consortium's report");
     get_ok(
         &app,
