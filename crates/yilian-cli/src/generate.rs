@@ -73,6 +73,39 @@ fn to_valid(r: &ResidentRow, today: chrono::NaiveDate) -> Result<ValidResident, 
     .map_err(|e| format!("generated resident {} is invalid: {e}", r.key))
 }
 
+/// Wall time per stage, printed as one line at the end of a run.
+struct Laps {
+    last: Instant,
+    done: Vec<(&'static str, f64)>,
+}
+
+impl Laps {
+    fn new() -> Laps {
+        Laps {
+            last: Instant::now(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Closes the stage that ran since the previous lap.
+    fn lap(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        self.done
+            .push((stage, now.duration_since(self.last).as_secs_f64()));
+        self.last = now;
+    }
+
+    fn line(&self) -> String {
+        let total: f64 = self.done.iter().map(|(_, s)| s).sum();
+        let parts: Vec<String> = self
+            .done
+            .iter()
+            .map(|(n, s)| format!("{n} {s:.1} s"))
+            .collect();
+        format!("stage times: {} (total {total:.1} s)", parts.join(", "))
+    }
+}
+
 /// Generates and stores a county; prints throughput.
 /// Derived stages `generate --skip` may leave out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +122,7 @@ pub async fn run(
     skip: &[Stage],
 ) -> CliResult {
     let today = yilian_server::state::today();
+    let mut laps = Laps::new();
     let mut spec = CountySpec::new(seed, residents, today);
     spec.duplicate_rate = duplicate_rate;
     let county = yilian_synth::county(&spec);
@@ -207,6 +241,7 @@ pub async fn run(
         county.practitioners.len(),
         county.teams.len()
     );
+    laps.lap("registries");
 
     let started = Instant::now();
     let pb = bar(residents as u64, "residents");
@@ -269,7 +304,9 @@ pub async fn run(
     eprintln!(
         "visits: {visits_total} routine outpatient and emergency encounters in the shared record"
     );
+    laps.lap("residents+care+visits");
     eprintln!("{}", load_geography(store, &spec, &county).await?);
+    laps.lap("geography");
     let opened =
         open_demo_slots(store, &county, &refs, today, &care_totals.referrals.booked).await?;
     eprintln!(
@@ -277,6 +314,7 @@ pub async fn run(
         today + Duration::days(1),
         today + Duration::days(SLOT_DAYS)
     );
+    laps.lap("slots");
     let (labs, entries) = derive_records(store, today).await?;
     eprintln!(
         "records: {entries} timeline entries from the year's follow-ups and completed referrals; {labs} labs in good standing"
@@ -285,19 +323,25 @@ pub async fn run(
     // (empty tables), PostgreSQL planned the recognition lookups below as
     // scans of the whole record (106 ms each instead of 0.3 ms at 100k
     // residents; autovacuum may be off or late).
+    laps.lap("records");
     store.analyze().await?;
+    laps.lap("analyze");
     let exams = crate::exams::derive(store, seed, today, now_cst()).await?;
     eprintln!("{}", exams.line());
+    laps.lap("exams");
     if !skip.contains(&Stage::Claims) {
         let claims = crate::claims::derive(store, seed, today).await?;
         eprintln!("{}", claims.line());
+        laps.lap("claims");
     }
     if !skip.contains(&Stage::Surveillance) {
         eprintln!(
             "{}",
             crate::surveil::load(store, &county, seed, today).await?
         );
+        laps.lap("surveillance");
     }
+    eprintln!("{}", laps.line());
     Ok(())
 }
 
