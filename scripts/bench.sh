@@ -3,8 +3,9 @@
 # resident lookup by identity number over HTTP (wrk, 64 connections) on
 # SQLite and PostgreSQL, duplicate detection quality and speed, and the
 # referral cycle and booking under contention (scripts/bench-referrals.mjs),
-# the health record (scripts/bench-records.mjs), and the recomputation of
-# the generated year's insurance claims (`yilian insurance recompute`).
+# the health record (scripts/bench-records.mjs), the recomputation of
+# the generated year's insurance claims (`yilian insurance recompute`), and the
+# whole-system mixed HTTP load (scripts/bench-http-mix.sh, issue 9).
 # Usage: bash scripts/bench.sh [residents-for-http=100000] [residents-for-scale=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,3 +93,4 @@ else
 fi
 bash scripts/bench-monitoring.sh "$N_BIG" # monitoring indicators beside DuckDB (issue 7; docs/BENCHMARKS.md)
 bash scripts/bench-fhir.sh # FHIR transaction-bundle ingest, both backends (issue 10; docs/BENCHMARKS.md)
+bash scripts/bench-http-mix.sh "$N_HTTP" # whole-system HTTP load, mixed workload, both backends (issue 9; docs/BENCHMARKS.md)
