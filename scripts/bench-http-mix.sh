@@ -47,6 +47,7 @@ PW=bench-pass-1
 PORT=${PORT:-18191}
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$OUT"
+rm -f "$OUT"/*-c*-r*.json "$OUT"/*-c*-r*.txt "$OUT"/*-warmup.* # the summary reads this run's files only
 for t in wrk sqlite3 curl python3 tsort; do
   command -v $t >/dev/null || { echo "install $t (Debian packages wrk, sqlite3, curl, python3, coreutils)"; exit 1; }
 done
@@ -167,15 +168,16 @@ open_pool() { # backend desk-token department first-day calls(480 slots each) fi
 
 one_run() { # backend conns label(run name) seconds — fresh slot pools, then wrk
   local be=$1 c=$2 name=$3 secs=$4 d=$OUT/data-$1
-  local n0 day0 dates k
+  local n0 day0 dates k tag
+  tag=mix-$name-$(date +%s) # unique: the database may hold pools of earlier runs
   n0=$(q "$be" "SELECT COUNT(DISTINCT department) FROM slots WHERE department LIKE 'mix-%'")
   day0=$((60 + n0 * 32))
-  open_pool "$be" "$DESK" "mix-$name-chain" "$day0" 10 "$d/chain-slots.txt"
-  open_pool "$be" "$DESK" "mix-$name-book" "$((day0 + 32))" 15 "$d/book-slots.txt"
+  open_pool "$be" "$DESK" "$tag-chain" "$day0" 10 "$d/chain-slots.txt"
+  open_pool "$be" "$DESK" "$tag-book" "$((day0 + 32))" 15 "$d/book-slots.txt"
   dates=""
   for k in $(seq 0 14); do dates+="$(TZ=Asia/Shanghai date -d "+$((day0 + 32 + 2 * k)) days" +%F),"; done
   { echo "ADMIN=$ADMIN"; echo "CLINICIAN=$CLIN"; echo "VILLAGE_DOCTOR=$VD"; echo "DESK=$DESK"
-    echo "HOSPITAL_ID=$HOSPITAL_ID"; echo "HOSPITAL_CODE=$HOSPITAL_CODE"; echo "DEPARTMENT=mix-$name"
+    echo "HOSPITAL_ID=$HOSPITAL_ID"; echo "HOSPITAL_CODE=$HOSPITAL_CODE"; echo "DEPARTMENT=$tag"
     echo "SLOT_DAYS=${dates%,}"; } > "$d/env.txt"
   DATA=$d THREADS=$c OUT_JSON=$OUT/$name.json wrk -t"$c" -c"$c" -d"${secs}s" --timeout 10s --latency -s scripts/mix.lua $BASE
 }
@@ -197,10 +199,10 @@ bench_backend() { # backend db-url
       load=$(wait_load)
       echo "--- $be, $c connections, run $r (load average before: $load)"
       if [ "${PROFILE:-0}" = 1 ] && [ "$c" = "${CONNS##* }" ] && [ "$r" = "$RUNS" ] && command -v perf >/dev/null; then
-        (sleep 8; perf record -F 499 -g -p $pid -o "$OUT/perf-$be.data" -- sleep 10 > /dev/null 2>&1 || true) &
+        (sleep 8; perf record -F 499 -g -p $pid -o "$OUT/perf-$be.data" -- sleep 10 > /dev/null 2>&1 || true) & perf_pid=$!
       fi
       { echo "load average before: $load"; one_run "$be" "$c" "$be-c$c-r$r" "$SECONDS_RUN"; } > "$OUT/$be-c$c-r$r.txt"
-      wait 2>/dev/null || true
+      [ -z "${perf_pid:-}" ] || { wait "$perf_pid" 2>/dev/null || true; perf_pid=; }
       python3 - "$OUT/$be-c$c-r$r.json" "$load" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1])); j["load_before"] = sys.argv[2]; json.dump(j, open(sys.argv[1], "w"))
@@ -213,7 +215,9 @@ EOF
   done
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   if [ -s "$OUT/perf-$be.data" ]; then
-    perf report -i "$OUT/perf-$be.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^$' | head -80 > "$OUT/perf-$be.txt" || true
+    { perf report -i "$OUT/perf-$be.data" --no-children --sort dso -g none --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -6
+      perf report -i "$OUT/perf-$be.data" --no-children --sort symbol -g none --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 | cut -c1-160
+    } > "$OUT/perf-$be.txt" || true
   fi
 }
 
