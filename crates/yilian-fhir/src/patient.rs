@@ -302,7 +302,7 @@ fn is_partial_date(s: &str) -> bool {
 
 /// The person's name: the `official` name if any, else the first; its `text`,
 /// else `family` + `given` (Chinese order, no space).
-fn read_name(node: &Node<'_>) -> Result<(String, String), Outcome> {
+pub(crate) fn read_name(node: &Node<'_>) -> Result<(String, String), Outcome> {
     let missing = || {
         let p = format!("{}.name", node.path);
         Outcome::required(&p, "缺少姓名", "a name is required")

@@ -310,7 +310,7 @@ pub fn from_fhir_at(node: &Node<'_>) -> Result<PractitionerIn, Outcome> {
     check_code(&code, &code_path)?;
     paths.set("code", &code_path);
 
-    let (name_raw, name_path) = person_name(node)?;
+    let (name_raw, name_path) = crate::patient::read_name(node)?;
     let name = PersonName::parse(&name_raw)
         .map_err(|e| Outcome::from_explain(&e, &name_path))?
         .name;
@@ -538,44 +538,6 @@ pub(crate) fn bounded_text(node: &Node<'_>, max: usize) -> Result<String, Outcom
         ));
     }
     Ok(t)
-}
-
-/// A person's name: the `official` name if any, else the first; its `text`,
-/// else `family` + `given` (Chinese order, no space). Returns the name and
-/// the path to report it at.
-pub(crate) fn person_name(node: &Node<'_>) -> Result<(String, String), Outcome> {
-    let missing = || {
-        let p = format!("{}.name", node.path);
-        Outcome::required(&p, "缺少姓名", "a name is required")
-    };
-    let names = node.field("name").ok_or_else(missing)?.array()?;
-    let mut chosen = None;
-    for n in &names {
-        n.object()?;
-        if n.opt_str("use")? == Some("official") {
-            chosen = Some(n.clone());
-            break;
-        }
-    }
-    let n = chosen.unwrap_or_else(|| names[0].clone());
-    if let Some(t) = n.field("text") {
-        return Ok((t.string()?.trim().to_string(), t.path.clone()));
-    }
-    let mut s = n.opt_str("family")?.unwrap_or("").trim().to_string();
-    if let Some(given) = n.field("given") {
-        for g in given.array()? {
-            s.push_str(g.string()?.trim());
-        }
-    }
-    if s.is_empty() {
-        let p = format!("{}.text", n.path);
-        return Err(Outcome::required(
-            &p,
-            "姓名须有 text 或 family/given",
-            "a name needs text or family/given",
-        ));
-    }
-    Ok((s, n.path.clone()))
 }
 
 /// The first coding of `system` in the CodeableConcept at `node`:
