@@ -36,19 +36,19 @@ def main() -> None:
     p.add_argument("--unit", required=True, help="s, ms, /s, MB, ratio …")
     p.add_argument("--better", choices=["lower", "higher"], required=True)
     p.add_argument("--target", default="", help="e.g. '<100', '>=3000' (in --unit)")
+    p.add_argument("--ratio-target", default="", help="target on yilian ÷ peer, e.g. '<=1.5'")
     p.add_argument("--note", default="")
     p.add_argument("values", nargs="+", type=float, help="one value per run")
     a = p.parse_args()
-    if a.target:
-        op = a.target.rstrip("0123456789.e+-_ ")
-        if op not in ("<", "<=", ">", ">="):
-            sys.exit(f"bench_record: target must start with <, <=, > or >= (got {a.target!r})")
+    for t in (a.target, a.ratio_target):
+        if t and t.rstrip("0123456789.e+-_ ") not in ("<", "<=", ">", ">="):
+            sys.exit(f"bench_record: a target must start with <, <=, > or >= (got {t!r})")
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         rev = ""
     rec = {k: getattr(a, k) for k in ("bench", "case", "system", "backend", "size", "command", "metric",
-                                      "unit", "better", "target", "note", "values")}
+                                      "unit", "better", "target", "ratio_target", "note", "values")}
     rec["revision"] = rev
     rec["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     path = os.environ.get("BENCH_RESULTS", "bench-results/results.jsonl")
