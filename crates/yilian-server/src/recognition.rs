@@ -388,7 +388,9 @@ fn catalog_item<'c>(catalog: &'c RecognitionCatalog, code: &str) -> ApiResult<&'
 }
 
 /// Opens the resident's results for reading (visibility, then grounds and
-/// the access log) and runs the rule.
+/// the access log) and runs the rule; `to_write` opens a write transaction
+/// (an order is stored in it).
+#[allow(clippy::too_many_arguments)]
 async fn read_and_evaluate(
     store: &Store,
     catalog: &RecognitionCatalog,
@@ -397,14 +399,16 @@ async fn read_and_evaluate(
     item_code: &str,
     break_glass: Option<&str>,
     encounter_days: i64,
+    to_write: bool,
 ) -> ApiResult<(crate::record::ReadTx, RecognitionView, Evaluated)> {
     let me = orderer(p)?;
     {
         let mut c = store.read().await?;
         visible_resident(&mut c, p, resident_id).await?;
     }
-    let (mut tx, ground) = crate::record::begin_read(
+    let (mut tx, ground) = crate::record::begin_read_with(
         store,
+        to_write,
         p,
         resident_id,
         PART_RESULTS,
@@ -438,6 +442,7 @@ pub async fn check(
         &item.code,
         req.break_glass.as_deref(),
         encounter_days,
+        false,
     )
     .await?;
     tx.commit().await?;
@@ -492,6 +497,7 @@ pub async fn place_order(
         &item.code,
         req.break_glass.as_deref(),
         encounter_days,
+        true,
     )
     .await?;
     let decision = Decision {

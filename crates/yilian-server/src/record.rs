@@ -21,78 +21,68 @@ use crate::referral::{now_cst, parse_time, stored_time};
 /// The parts of a record a read can name in the log.
 pub const PART_TIMELINE: &str = "timeline";
 
-/// Who is reading, and the log's view of them.
 /// A read of a resident's record in progress: the transaction to read in,
-/// and the access-log entry that [`ReadTx::commit`] appends in that same
-/// transaction. Appending last keeps the chain's head row locked only from
-/// the append to the commit, not for the whole read (on PostgreSQL the head
-/// lock would otherwise serialise every reader of every record).
+/// and the access-log entry that [`ReadTx::commit`] appends.
+///
+/// A plain read ([`begin_read`]) reads in a read-only snapshot, without the
+/// write lock, and its entry goes to the store's access-log writer, which
+/// commits it (batched with other reads) before `commit` returns: the caller
+/// answers only after the read is logged. A read that writes too
+/// ([`begin_read_with`], e.g. an order placed on an earlier result)
+/// appends its entry in its own write transaction, so both land together.
 #[derive(Debug)]
 pub struct ReadTx {
-    tx: Tx,
-    entry: Access,
+    tx: ReadConn,
+    store: Store,
+    entry: NewAccess,
 }
 
-/// An access-log entry, owned until it is appended.
-#[derive(Debug, Clone)]
-struct Access {
-    user_id: i64,
-    username: String,
-    role: &'static str,
-    institution_id: Option<i64>,
-    resident_id: i64,
-    part: String,
-    ground: &'static str,
-    outcome: &'static str,
-    reason: String,
-    review: bool,
-}
-
-impl Access {
-    async fn append(&self, conn: &mut yilian_store::Conn) -> ApiResult<()> {
-        let a = NewAccess {
-            user_id: Some(self.user_id),
-            username: &self.username,
-            role: self.role,
-            institution_id: self.institution_id,
-            resident_id: self.resident_id,
-            part: &self.part,
-            ground: self.ground,
-            outcome: self.outcome,
-            reason: &self.reason,
-            review: self.review,
-        };
-        store::append_access(conn, &a).await?;
-        Ok(())
-    }
+#[derive(Debug)]
+enum ReadConn {
+    Snapshot(yilian_store::sqlx::Transaction<'static, yilian_store::sqlx::Any>),
+    Write(Tx),
 }
 
 impl ReadTx {
-    /// Logs the read and commits: the read and its log entry land together.
-    pub async fn commit(mut self) -> ApiResult<()> {
-        self.entry.append(&mut self.tx).await?;
-        self.tx.commit().await?;
+    /// Logs the read and commits: the caller answers only once both are done.
+    pub async fn commit(self) -> ApiResult<()> {
+        match self.tx {
+            ReadConn::Snapshot(tx) => {
+                tx.commit().await?;
+                self.store.log_access(self.entry).await?;
+            }
+            ReadConn::Write(mut tx) => {
+                store::append_access(&mut tx, &self.entry).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 }
 
 impl std::ops::Deref for ReadTx {
-    type Target = Tx;
-    fn deref(&self) -> &Tx {
-        &self.tx
+    type Target = yilian_store::sqlx::Transaction<'static, yilian_store::sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        match &self.tx {
+            ReadConn::Snapshot(tx) => tx,
+            ReadConn::Write(tx) => tx,
+        }
     }
 }
 
 impl std::ops::DerefMut for ReadTx {
-    fn deref_mut(&mut self) -> &mut Tx {
-        &mut self.tx
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match &mut self.tx {
+            ReadConn::Snapshot(tx) => tx,
+            ReadConn::Write(tx) => tx,
+        }
     }
 }
 
 /// Opens a resident's record for `part`: weighs the grounds and returns the
-/// transaction to read in, whose [`ReadTx::commit`] logs the read. A refusal
-/// is logged and committed before the 403 is returned, so refused attempts
-/// are in the log too.
+/// read-only transaction to read in, whose [`ReadTx::commit`] logs the read.
+/// A refusal is logged before the 403 is returned, so refused attempts are
+/// in the log too.
 pub async fn begin_read(
     store: &Store,
     p: &Principal,
@@ -101,14 +91,38 @@ pub async fn begin_read(
     break_glass: Option<&str>,
     encounter_days: i64,
 ) -> ApiResult<(ReadTx, Ground)> {
-    let mut tx = store.write().await?;
-    match residents::get(&mut tx, resident_id).await? {
+    begin_read_with(store, false, p, resident_id, part, break_glass, encounter_days).await
+}
+
+/// [`begin_read`]; with `to_write` the read is a write transaction, for a
+/// caller that also writes (e.g. an order placed on an earlier result), and
+/// its log entry is appended in it.
+pub async fn begin_read_with(
+    store: &Store,
+    to_write: bool,
+    p: &Principal,
+    resident_id: i64,
+    part: &str,
+    break_glass: Option<&str>,
+    encounter_days: i64,
+) -> ApiResult<(ReadTx, Ground)> {
+    let tx = if to_write {
+        ReadConn::Write(store.write().await?)
+    } else {
+        ReadConn::Snapshot(store.read_tx().await?)
+    };
+    let mut rt = ReadTx {
+        tx,
+        store: store.clone(),
+        entry: NewAccess::default(),
+    };
+    match residents::get(&mut rt, resident_id).await? {
         Some(r) if r.merged_into.is_none() => {}
         _ => return Err(ApiError::not_found("居民")),
     }
     let today = crate::state::today();
     let mut facts = store::access_facts(
-        &mut tx,
+        &mut rt,
         resident_id,
         p.institution.as_ref().map(|i| i.id),
         today,
@@ -120,28 +134,27 @@ pub async fn begin_read(
         .filter(|r| !r.is_empty())
         .map(String::from);
     let decided = rules::grounds(p.role, &facts, encounter_days);
-    let mut entry = Access {
-        user_id: p.user_id,
+    rt.entry = NewAccess {
+        user_id: Some(p.user_id),
         username: p.username.clone(),
-        role: p.role.as_str(),
+        role: p.role.as_str().into(),
         institution_id: p.institution.as_ref().map(|i| i.id),
         resident_id,
         part: part.to_string(),
-        ground: "none",
-        outcome: "refused",
+        ground: "none".into(),
+        outcome: "refused".into(),
         reason: facts.break_glass.clone().unwrap_or_default(),
         review: false,
     };
     match decided {
         Ok(g) => {
-            entry.ground = g.as_str();
-            entry.outcome = "granted";
-            entry.review = rules::needs_review(g);
-            Ok((ReadTx { tx, entry }, g))
+            rt.entry.ground = g.as_str().into();
+            rt.entry.outcome = "granted".into();
+            rt.entry.review = rules::needs_review(g);
+            Ok((rt, g))
         }
         Err(e) => {
-            entry.append(&mut tx).await?;
-            tx.commit().await?;
+            rt.commit().await?;
             Err(e.into())
         }
     }

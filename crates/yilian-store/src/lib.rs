@@ -18,6 +18,7 @@ mod codec;
 pub mod error;
 pub mod generated;
 pub mod insurance;
+mod logwriter;
 pub mod monitoring;
 pub mod mpi;
 pub mod recognition;
@@ -121,6 +122,8 @@ pub struct Store {
     url: String,
     /// SQLite has one writer; this queues ours (see [`Tx`]).
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Appends the access log in batches (see [`Store::log_access`]).
+    access_writer: logwriter::AccessWriter,
 }
 
 impl fmt::Debug for Store {
@@ -190,6 +193,7 @@ impl Store {
             backend,
             url: url.to_string(),
             write_gate: Default::default(),
+            access_writer: Default::default(),
         })
     }
 
@@ -230,6 +234,12 @@ impl Store {
     /// A connection for reads (no transaction).
     pub async fn read(&self) -> Result<PoolConnection<Any>, StoreError> {
         Ok(self.pool.acquire().await?)
+    }
+
+    /// A read-only transaction: one consistent snapshot for several reads,
+    /// without the write lock.
+    pub async fn read_tx(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        Ok(self.pool.begin().await?)
     }
 
     /// A write transaction. On SQLite it takes the write lock up front

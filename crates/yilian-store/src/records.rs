@@ -341,21 +341,22 @@ pub async fn revoke_consent(
 
 // ------------------------------------------------------------------ access log
 
-/// One read (or refused attempt) to log.
-#[derive(Debug, Clone)]
-pub struct NewAccess<'a> {
+/// One read (or refused attempt) to log. Owned, so a read can hand it to
+/// the store's access-log writer ([`crate::Store::log_access`]).
+#[derive(Debug, Clone, Default)]
+pub struct NewAccess {
     pub user_id: Option<i64>,
-    pub username: &'a str,
-    pub role: &'a str,
+    pub username: String,
+    pub role: String,
     pub institution_id: Option<i64>,
     pub resident_id: i64,
     /// Which part was read: `timeline`, `entry`, `consents` …
-    pub part: &'a str,
+    pub part: String,
     /// The ground's code, or `none` for a refusal.
-    pub ground: &'a str,
+    pub ground: String,
     /// `granted` or `refused`.
-    pub outcome: &'a str,
-    pub reason: &'a str,
+    pub outcome: String,
+    pub reason: String,
     pub review: bool,
 }
 
@@ -378,54 +379,76 @@ pub struct AccessRow {
     pub hash: String,
 }
 
-/// Appends one entry to the chain in the caller's transaction. Taking the
-/// head row first (an `UPDATE`) serialises appends on PostgreSQL too, so the
-/// chain never forks.
-pub async fn append_access(conn: &mut Conn, a: &NewAccess<'_>) -> Result<i64, StoreError> {
-    let (id, prev): (i64, String) = Sql::new(
-        "UPDATE access_log_head SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id, hash",
-    )
-    .fetch_one(conn)
-    .await?;
-    let at = now_text();
-    let line = LogLine {
-        id,
-        at: &at,
-        user_id: a.user_id,
-        role: a.role,
-        institution_id: a.institution_id,
-        resident_id: a.resident_id,
-        part: a.part,
-        ground: a.ground,
-        outcome: a.outcome,
-        reason: a.reason,
+/// Appends one entry to the chain in the caller's transaction.
+pub async fn append_access(conn: &mut Conn, a: &NewAccess) -> Result<i64, StoreError> {
+    let ids = append_access_batch(conn, std::slice::from_ref(a)).await?;
+    ids.first().copied().ok_or(StoreError::NotFound)
+}
+
+/// Appends entries to the chain, in order, in the caller's transaction:
+/// three statements whatever their number. Taking the head row first (an
+/// `UPDATE` reserving the ids) serialises appends on PostgreSQL too, so the
+/// chain never forks; each entry's hash links to the one before it.
+pub async fn append_access_batch(
+    conn: &mut Conn,
+    entries: &[NewAccess],
+) -> Result<Vec<i64>, StoreError> {
+    let Ok(n) = i64::try_from(entries.len()) else {
+        return Err(StoreError::Tool("too many access-log entries".into()));
     };
-    let hash = chain_hash(&prev, &line);
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let mut q = Sql::new("UPDATE access_log_head SET last_id = last_id + ");
+    q.bind(n).push(" WHERE id = 1 RETURNING last_id, hash");
+    let (last, mut prev): (i64, String) = q.fetch_one(conn).await?;
+    let at = now_text();
     let mut q = Sql::new(
-        "INSERT INTO access_log (id, at, user_id, username, role, institution_id, resident_id, part, ground, outcome, reason, review, prev_hash, hash) VALUES (",
+        "INSERT INTO access_log (id, at, user_id, username, role, institution_id, resident_id, part, ground, outcome, reason, review, prev_hash, hash) VALUES ",
     );
-    q.bind_list([
-        id.into(),
-        at.as_str().into(),
-        a.user_id.into(),
-        a.username.into(),
-        a.role.into(),
-        a.institution_id.into(),
-        a.resident_id.into(),
-        a.part.into(),
-        a.ground.into(),
-        a.outcome.into(),
-        a.reason.into(),
-        a.review.into(),
-        prev.as_str().into(),
-        hash.as_str().into(),
-    ])
-    .push(")");
+    let mut ids = Vec::with_capacity(entries.len());
+    for (i, (id, a)) in (last - n + 1..).zip(entries).enumerate() {
+        let hash = chain_hash(
+            &prev,
+            &LogLine {
+                id,
+                at: &at,
+                user_id: a.user_id,
+                role: &a.role,
+                institution_id: a.institution_id,
+                resident_id: a.resident_id,
+                part: &a.part,
+                ground: &a.ground,
+                outcome: &a.outcome,
+                reason: &a.reason,
+            },
+        );
+        q.push(if i == 0 { "(" } else { ", (" })
+            .bind_list([
+                id.into(),
+                at.as_str().into(),
+                a.user_id.into(),
+                a.username.as_str().into(),
+                a.role.as_str().into(),
+                a.institution_id.into(),
+                a.resident_id.into(),
+                a.part.as_str().into(),
+                a.ground.as_str().into(),
+                a.outcome.as_str().into(),
+                a.reason.as_str().into(),
+                a.review.into(),
+                prev.as_str().into(),
+                hash.as_str().into(),
+            ])
+            .push(")");
+        ids.push(id);
+        prev = hash;
+    }
     q.execute(conn).await?;
     let mut q = Sql::new("UPDATE access_log_head SET hash = ");
-    q.bind(hash).push(" WHERE id = 1");
+    q.bind(prev).push(" WHERE id = 1");
     q.execute(conn).await?;
-    Ok(id)
+    Ok(ids)
 }
 
 const ACCESS_COLS: &str = "a.id, a.at, a.user_id, a.username, a.role, a.institution_id, i.name AS institution_name, \
