@@ -32,6 +32,7 @@ contract!(
     merge_and_unmerge_keep_both_residents,
     candidates_are_stored_once,
     sessions_expire_and_audit_appends,
+    access_log_group_commit_keeps_one_chain,
     bulk_insert_and_ground_truth,
     bulk_referrals_read_back,
     backup_and_restore_round_trip,
@@ -1722,3 +1723,47 @@ async fn recognition_orders_and_report(db: TestDb) {
 // 远程诊断 — its own file, with its own `contract!` list.
 #[path = "contract/remote.rs"]
 mod remote;
+
+/// Reads logged at the same moment through the store's writer (batched) and
+/// an append inside a caller's transaction all land, each once, on one
+/// unbroken chain.
+async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
+    use yilian_store::records::{self, NewAccess};
+    let s = &db.store;
+    let entry = |n: i64| NewAccess {
+        user_id: Some(n),
+        username: format!("reader{n}"),
+        role: "doctor".into(),
+        resident_id: 1000 + n,
+        part: "timeline".into(),
+        ground: "treating".into(),
+        outcome: "granted".into(),
+        ..Default::default()
+    };
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let s = s.clone();
+            let e = entry(n);
+            tokio::spawn(async move { s.log_access(e).await })
+        })
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    let own = records::append_access(&mut tx, &entry(99)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut ids = vec![own];
+    for t in tasks {
+        ids.push(t.await.unwrap().unwrap());
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=41).collect::<Vec<i64>>(), "every entry once, no gap");
+    let mut c = s.read().await.unwrap();
+    let v = records::verify(&mut c).await.unwrap();
+    assert_eq!((v.checked, v.broken), (41, None));
+    let f = records::AccessFilter {
+        user_id: Some(7),
+        ..Default::default()
+    };
+    let mine = records::access_log(&mut c, &f, Paging::default()).await.unwrap();
+    assert_eq!(mine.total, 1);
+    assert_eq!(mine.items[0].resident_id, 1007);
+}
