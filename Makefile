@@ -69,7 +69,13 @@ fhir-validate:
 	exit $$rc
 
 ## Benchmarks (see docs/BENCHMARKS.md).
+## The whole benchmark set (issue 9): the tools it drives come from Debian and the peers from
+## PyPI and crates.io (installed by the scripts); writes bench-results/results.{md,json}.
 bench: build
+	@missing=""; for t in wrk sqlite3 /usr/bin/time; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then echo "installing wrk sqlite3 time (Debian)"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get install -y wrk sqlite3 time || { $$sudo apt-get update && $$sudo apt-get install -y wrk sqlite3 time; }; fi
 	bash scripts/bench.sh
 
 clean:

@@ -205,5 +205,14 @@ if os.path.exists(os.path.join(out, "postgres-skipped.txt")):
 text = "\n".join(lines) + "\n"
 open(os.path.join(out, "summary.md"), "w").write(text)
 print(text)
+import subprocess
+for s in summary:  # the results table of `make bench` (scripts/bench_table.py)
+    runs_ = groups[(s["backend"], s["concurrency"])]
+    common = ["--bench", "fhir-ingest", "--case", f"transaction bundles, concurrency {s['concurrency']}", "--system", "yilian",
+              "--backend", s["backend"], "--size", f"{bundles:,} bundles × {entries} resources", "--command", "bash scripts/bench-fhir.sh"]
+    subprocess.run([sys.executable, "scripts/bench_record.py", *common, "--metric", "resources/s", "--unit", "/s", "--better", "higher",
+                    *[str(x) for x in s["resources_per_s_runs"]]], check=True)
+    subprocess.run([sys.executable, "scripts/bench_record.py", *common, "--metric", "bundle p99", "--unit", "ms", "--better", "lower",
+                    *[str(r["latency_ms"]["p99"]) for r in runs_]], check=True)
 EOF
 echo "whole script: $(( $(date +%s) - T_START )) s"

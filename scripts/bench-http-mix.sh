@@ -264,4 +264,11 @@ for r in summary["results"]:
 open(os.path.join(out, "summary.md"), "w").write("\n".join(md) + "\n")
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print("\n".join(md))
+import subprocess
+for (be, c), js in table.items():  # the results table of `make bench` (scripts/bench_table.py)
+    common = ["--bench", "http-mix", "--case", f"mixed workload, {c} connections", "--system", "yilian", "--backend", be,
+              "--size", f"{int(n):,} residents", "--command", f"bash scripts/bench-http-mix.sh {n}"]
+    for metric, unit, better, target, key in (("requests/s", "/s", "higher", ">=3000", "rps"), ("p99", "ms", "lower", "<50", "p99_ms")):
+        subprocess.run([sys.executable, "scripts/bench_record.py", *common, "--metric", metric, "--unit", unit, "--better", better,
+                        *(["--target", target] if c == 64 else []), *[str(j[key]) for j in js]], check=True)
 EOF

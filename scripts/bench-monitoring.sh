@@ -217,3 +217,17 @@ for cmd in ("evaluate", "indicators"):
             m = statistics.median(float(x) for x in open(f).read().split())
             print(f"yilian {cmd:<10} on {be:<6}  {m:8.3f} s   ratio {m / duck:6.1f}×")
 EOF
+record() { # command system backend [--target …] values… — the results table of `make bench`
+  python3 scripts/bench_record.py --bench analytics --case "monitoring indicators: $1" --system "$2" --backend "$3" \
+    --size "$N residents (encounters: see docs/BENCHMARKS.md)" --command "bash scripts/bench-monitoring.sh $N" \
+    --metric "wall time" --unit s --better lower "${@:4}"
+}
+for cmd in evaluate indicators; do
+  targets=(); [ $cmd = evaluate ] && targets=(--target "<2" --ratio-target "<=1.5")
+  for be in sqlite pg; do
+    [ -f "$OUT/$be-$cmd.times" ] || continue
+    label=$be; [ $be = pg ] && label=postgres
+    record $cmd yilian $label "${targets[@]}" $(cat "$OUT/$be-$cmd.times")
+  done
+  record $cmd duckdb duckdb $(python3 -c 'import json,sys; print(*json.load(open(sys.argv[1]))["results"][sys.argv[2]]["total_s"])' "$OUT/duckdb.json" $cmd)
+done

@@ -76,11 +76,13 @@ fn to_valid(r: &ResidentRow, today: chrono::NaiveDate) -> Result<ValidResident, 
 /// Wall time per stage, printed as one line at the end of a run.
 struct Laps {
     last: Instant,
-    done: Vec<(&'static str, f64)>,
+    /// Stage, seconds, and its peak resident memory in MB (where known).
+    done: Vec<(&'static str, f64, Option<u64>)>,
 }
 
 impl Laps {
     fn new() -> Laps {
+        peak_rss_mb();
         Laps {
             last: Instant::now(),
             done: Vec::new(),
@@ -90,20 +92,43 @@ impl Laps {
     /// Closes the stage that ran since the previous lap.
     fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
-        self.done
-            .push((stage, now.duration_since(self.last).as_secs_f64()));
+        self.done.push((
+            stage,
+            now.duration_since(self.last).as_secs_f64(),
+            peak_rss_mb(),
+        ));
         self.last = now;
     }
 
     fn line(&self) -> String {
-        let total: f64 = self.done.iter().map(|(_, s)| s).sum();
+        let total: f64 = self.done.iter().map(|(_, s, _)| s).sum();
         let parts: Vec<String> = self
             .done
             .iter()
-            .map(|(n, s)| format!("{n} {s:.1} s"))
+            .map(|(n, s, mb)| match mb {
+                Some(mb) => format!("{n} {s:.1} s (peak {mb} MB)"),
+                None => format!("{n} {s:.1} s"),
+            })
             .collect();
         format!("stage times: {} (total {total:.1} s)", parts.join(", "))
     }
+}
+
+/// The process's peak resident memory since the previous call, in MB, on
+/// Linux (`VmHWM`, then reset through `clear_refs`, so each stage reports
+/// its own peak); `None` where `/proc` does not tell.
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    Some(kb / 1024)
 }
 
 /// Generates and stores a county; prints throughput.
