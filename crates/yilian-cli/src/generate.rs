@@ -76,13 +76,12 @@ fn to_valid(r: &ResidentRow, today: chrono::NaiveDate) -> Result<ValidResident, 
 /// Wall time per stage, printed as one line at the end of a run.
 struct Laps {
     last: Instant,
-    /// Stage, seconds, and its peak resident memory in MB (where known).
+    /// Stage, seconds, and the peak resident memory in MB at its end (where known).
     done: Vec<(&'static str, f64, Option<u64>)>,
 }
 
 impl Laps {
     fn new() -> Laps {
-        peak_rss_mb();
         Laps {
             last: Instant::now(),
             done: Vec::new(),
@@ -114,9 +113,9 @@ impl Laps {
     }
 }
 
-/// The process's peak resident memory since the previous call, in MB, on
-/// Linux (`VmHWM`, then reset through `clear_refs`, so each stage reports
-/// its own peak); `None` where `/proc` does not tell.
+/// The process's peak resident memory so far, in MB, on Linux (`VmHWM`; the
+/// stage that raised it shows in the laps; not reset, so `/usr/bin/time`'s
+/// peak stays whole); `None` where `/proc` does not tell.
 fn peak_rss_mb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
@@ -127,7 +126,6 @@ fn peak_rss_mb() -> Option<u64> {
         .trim()
         .parse()
         .ok()?;
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
     Some(kb / 1024)
 }
 
