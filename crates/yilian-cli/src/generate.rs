@@ -76,8 +76,8 @@ fn to_valid(r: &ResidentRow, today: chrono::NaiveDate) -> Result<ValidResident, 
 /// Wall time per stage, printed as one line at the end of a run.
 struct Laps {
     last: Instant,
-    /// Stage, seconds, and the peak resident memory in MB at its end (where known).
-    done: Vec<(&'static str, f64, Option<u64>)>,
+    /// Stage, seconds, and memory at its end (see [`memory_mb`]).
+    done: Vec<(&'static str, f64, Option<(u64, u64)>)>,
 }
 
 impl Laps {
@@ -94,7 +94,7 @@ impl Laps {
         self.done.push((
             stage,
             now.duration_since(self.last).as_secs_f64(),
-            peak_rss_mb(),
+            memory_mb(),
         ));
         self.last = now;
     }
@@ -105,7 +105,7 @@ impl Laps {
             .done
             .iter()
             .map(|(n, s, mb)| match mb {
-                Some(mb) => format!("{n} {s:.1} s (peak {mb} MB)"),
+                Some((peak, heap)) => format!("{n} {s:.1} s (peak {peak} MB, heap {heap} MB)"),
                 None => format!("{n} {s:.1} s"),
             })
             .collect();
@@ -113,20 +113,25 @@ impl Laps {
     }
 }
 
-/// The process's peak resident memory so far, in MB, on Linux (`VmHWM`; the
-/// stage that raised it shows in the laps; not reset, so `/usr/bin/time`'s
-/// peak stays whole); `None` where `/proc` does not tell.
-fn peak_rss_mb() -> Option<u64> {
+/// Memory at a lap, in MB, on Linux: the peak resident set so far
+/// (`VmHWM`; not reset, so `/usr/bin/time`'s peak stays whole) and the
+/// anonymous (heap) part now (`RssAnon`). The rest of the resident set is
+/// the SQLite file mapped by each pooled connection (`mmap_size`), which
+/// counts once per connection that maps a page. `None` where `/proc` does
+/// not tell.
+fn memory_mb() -> Option<(u64, u64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024)
+    let kb = |key: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((kb("VmHWM:")? / 1024, kb("RssAnon:")? / 1024))
 }
 
 /// Generates and stores a county; prints throughput.
