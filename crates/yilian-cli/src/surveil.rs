@@ -212,6 +212,11 @@ pub fn evaluate_cmd(seed: u64, residents: usize, eval_days: usize, today: NaiveD
         towns.len(),
         cluster.map_or("—".into(), |c| format!("{:.3}", c.p_value))
     );
+    // The same two figures for scripts (scripts/bench-surveillance.sh).
+    eprintln!(
+        "timing-ms: county-year={detect_ms:.3} scan={scan_ms:.3} series={} alarms={n}",
+        series.len()
+    );
     Ok(())
 }
 

@@ -121,8 +121,13 @@ pub fn cusum(counts: &[f64], p: &CusumParams) -> Vec<CusumPoint> {
     if n == 0 || !p.k.is_finite() || !p.h.is_finite() {
         return Vec::new();
     }
-    // Expected count and sd for day t, from the usable days of its reference.
-    let reference = |t: usize| -> Option<(f64, f64)> {
+    // Expected count and sd for day t, from the usable days of its
+    // reference. One buffer serves every day (a moving reference used to
+    // collect a new vector per day); the sd is only computed for the
+    // Gaussian transform, the only one that uses it.
+    let gaussian = p.trans == CusumTransform::Gaussian;
+    let mut window: Vec<f64> = Vec::with_capacity(n.min(counts.len()));
+    let mut reference = |t: usize| -> Option<(f64, f64)> {
         let (start, end) = match p.reference {
             CusumReference::Fixed => (0, n),
             CusumReference::Moving { guard_days } => {
@@ -130,17 +135,14 @@ pub fn cusum(counts: &[f64], p: &CusumParams) -> Vec<CusumPoint> {
                 (end.checked_sub(n)?, end)
             }
         };
-        let window: Vec<f64> = counts
-            .get(start..end)?
-            .iter()
-            .filter_map(|&x| usable(x))
-            .collect();
+        window.clear();
+        window.extend(counts.get(start..end)?.iter().filter_map(|&x| usable(x)));
         if window.is_empty() {
             return None;
         }
         let m = window.iter().sum::<f64>() / window.len() as f64;
         let m = m.max(0.5 / window.len() as f64);
-        let s = match mean_sd(&window) {
+        let s = match gaussian.then(|| mean_sd(&window)).flatten() {
             Some((_, sd)) if sd > 0.0 => sd,
             _ => FLAT_BASELINE_SIGMA,
         };
@@ -157,7 +159,7 @@ pub fn cusum(counts: &[f64], p: &CusumParams) -> Vec<CusumPoint> {
 
     let (k, h) = (p.k, p.h);
     let mut prev = 0.0; // S_{t−1}
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(counts.len().saturating_sub(first));
     for (t, &count) in counts.iter().enumerate().skip(first) {
         let Some(x) = usable(count) else { continue };
         let Some((m, s)) = (match p.reference {
@@ -352,5 +354,123 @@ mod tests {
         );
         // day 7: S = 2 + 2.5 − 0.5 = 4.
         assert_eq!(pts[2].statistic, 4.0);
+    }
+
+    /// CUSUM as first written (a fresh reference vector per day, the sd
+    /// always computed); [`cusum`] must give the same points, to the bit.
+    fn cusum_reference(counts: &[f64], p: &CusumParams) -> Vec<CusumPoint> {
+        let n = p.baseline_days;
+        if n == 0 || !p.k.is_finite() || !p.h.is_finite() {
+            return Vec::new();
+        }
+        let reference = |t: usize| -> Option<(f64, f64)> {
+            let (start, end) = match p.reference {
+                CusumReference::Fixed => (0, n),
+                CusumReference::Moving { guard_days } => {
+                    let end = t.checked_sub(guard_days)?;
+                    (end.checked_sub(n)?, end)
+                }
+            };
+            let window: Vec<f64> = counts
+                .get(start..end)?
+                .iter()
+                .filter_map(|&x| usable(x))
+                .collect();
+            if window.is_empty() {
+                return None;
+            }
+            let m = window.iter().sum::<f64>() / window.len() as f64;
+            let m = m.max(0.5 / window.len() as f64);
+            let s = match mean_sd(&window) {
+                Some((_, sd)) if sd > 0.0 => sd,
+                _ => FLAT_BASELINE_SIGMA,
+            };
+            Some((m, s))
+        };
+        let first = match p.reference {
+            CusumReference::Fixed => n,
+            CusumReference::Moving { guard_days } => n.saturating_add(guard_days),
+        };
+        let (k, h) = (p.k, p.h);
+        let mut prev = 0.0;
+        let mut out = Vec::new();
+        for (t, &count) in counts.iter().enumerate().skip(first) {
+            let Some(x) = usable(count) else { continue };
+            let Some((m, s)) = reference(t) else { continue };
+            let z = match p.trans {
+                CusumTransform::Standard => (x - m) / m.sqrt(),
+                CusumTransform::Rossi => (x - 3.0 * m + 2.0 * (x * m).sqrt()) / (2.0 * m.sqrt()),
+                CusumTransform::Gaussian => (x - m) / s,
+            };
+            let stat = f64::max(0.0, prev + (z - k));
+            let alarm = stat >= h;
+            let ub = match p.trans {
+                CusumTransform::Standard => (m.sqrt() * (h + k - prev) + m).ceil(),
+                CusumTransform::Rossi => {
+                    let r = m.powf(0.5);
+                    let r3 = m.powf(1.5);
+                    2.0 * h * r + 2.0 * k * r - 2.0 * prev * r + 5.0 * m
+                        - 2.0
+                            * (4.0 * (m * m) + 2.0 * r3 * h + 2.0 * r3 * k - 2.0 * r3 * prev)
+                                .powf(0.5)
+                }
+                CusumTransform::Gaussian => s * (h + k - prev) + m,
+            };
+            let upperbound = if ub.is_nan() || ub < 0.0 { 0.0 } else { ub };
+            out.push(CusumPoint {
+                day: t,
+                observed: x,
+                expected: m,
+                statistic: stat,
+                upperbound,
+                alarm,
+            });
+            prev = if alarm && p.reset { 0.0 } else { stat };
+        }
+        out
+    }
+
+    #[test]
+    fn buffered_reference_equals_the_original() {
+        let bits = |p: &CusumPoint| {
+            (
+                p.day,
+                p.observed.to_bits(),
+                p.expected.to_bits(),
+                p.statistic.to_bits(),
+                p.upperbound.to_bits(),
+                p.alarm,
+            )
+        };
+        let mut compared = 0;
+        for seed in 0..12 {
+            let s = crate::surveillance::ears::tests::random_series(100 + seed, 300);
+            for trans in [
+                CusumTransform::Standard,
+                CusumTransform::Rossi,
+                CusumTransform::Gaussian,
+            ] {
+                for reference in [
+                    CusumReference::Fixed,
+                    CusumReference::Moving { guard_days: 0 },
+                    CusumReference::Moving { guard_days: 2 },
+                ] {
+                    for reset in [false, true] {
+                        let p = CusumParams {
+                            baseline_days: [28, 7, 1][seed as usize % 3],
+                            trans,
+                            reference,
+                            reset,
+                            ..CusumParams::default()
+                        };
+                        let fast: Vec<_> = cusum(&s, &p).iter().map(bits).collect();
+                        let slow: Vec<_> = cusum_reference(&s, &p).iter().map(bits).collect();
+                        assert_eq!(fast, slow, "seed {seed}, {p:?}");
+                        compared += fast.len();
+                    }
+                }
+            }
+        }
+        assert!(compared > 50_000, "{compared} points compared");
     }
 }

@@ -56,7 +56,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::{mean_sd, qnorm};
+use super::stats::qnorm;
 use super::usable;
 
 /// The sd used when a baseline is perfectly flat and `min_sigma` is 0.
@@ -154,33 +154,47 @@ pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
         let s = sd.max(p.min_sigma);
         if s > 0.0 { s } else { FLAT_BASELINE_SIGMA }
     };
-    // Mean and floored sd of the `b` days `t−guard−b … t−guard−1`: C1's
-    // baseline with guard 0, C2's (`t−b−2 … t−3`) with guard 2.
-    let baseline = |t: usize, guard: usize| -> Option<(f64, f64)> {
-        let end = t.checked_sub(guard)?;
-        let start = end.checked_sub(b)?;
-        let window = counts.get(start..end)?;
-        if window.iter().any(|&x| usable(x).is_none()) {
-            return None;
+    // Day t's statistic uses the `b` days `t−guard−b … t−guard−1`: C1's
+    // baseline with guard 0, C2's (`t−b−2 … t−3`, also C3's) with guard 2.
+    let guard = if p.method == EarsMethod::C1 { 0 } else { 2 };
+    let first = b + guard;
+    let n = counts.len();
+    if n <= first {
+        return Vec::new();
+    }
+    // Each day's baseline is summarised once: `stats[e]` holds the mean and
+    // sd of the window `e … e+b−1` (day t's window starts at `t−guard−b`;
+    // C3 reuses the C2 statistics of the two days before from `lag1`/`lag2`
+    // instead of recomputing them), and the number of missing days in the
+    // window is kept as a running count. The windows are summarised in a
+    // separate loop without branches (`window_stats`), whose iterations the
+    // processor overlaps; each performs the operations of `mean_sd` on the
+    // same slice in the same order, so every bound is bit-identical to
+    // evaluating each day on its own.
+    let stats = window_stats(&counts[..n - guard], b);
+    let mut missing = counts[..b].iter().filter(|&&x| usable(x).is_none()).count();
+    let mut out = Vec::with_capacity(n - first);
+    // C2 statistics of days t−2 and t−1 (C3 only); None = no statistic.
+    let (mut lag2, mut lag1): (Option<f64>, Option<f64>) = (None, None);
+    for t in first..n {
+        let end = t - guard;
+        if t > first {
+            // The window moved from `end−1−b … end−2` to `end−b … end−1`.
+            missing -= usize::from(usable(counts[end - 1 - b]).is_none());
+            missing += usize::from(usable(counts[end - 1]).is_none());
         }
-        let (mean, sd) = mean_sd(window)?;
-        Some((mean, sigma(sd)))
-    };
-    // (observed, mean, sd, statistic) of C1 (guard 0) or C2 (guard 2) at t.
-    let stat = |t: usize, guard: usize| -> Option<(f64, f64, f64, f64)> {
-        let x = usable(*counts.get(t)?)?;
-        let (mean, s) = baseline(t, guard)?;
-        Some((x, mean, s, (x - mean) / s))
-    };
-
-    let mut out = Vec::new();
-    for t in 0..counts.len() {
+        // (observed, mean, sd, statistic) of day t.
+        let (mean, sd) = stats[end - b];
+        // `mean_sd` gives no result when the sd is not finite (an overflow).
+        let stat = match usable(counts[t]) {
+            Some(x) if missing == 0 && sd.is_finite() => {
+                let s = sigma(sd);
+                Some((x, mean, s, (x - mean) / s))
+            }
+            _ => None,
+        };
         let point = match p.method {
-            EarsMethod::C1 | EarsMethod::C2 => {
-                let guard = if p.method == EarsMethod::C1 { 0 } else { 2 };
-                let Some((x, mean, s, c)) = stat(t, guard) else {
-                    continue;
-                };
+            EarsMethod::C1 | EarsMethod::C2 => stat.map(|(x, mean, s, c)| {
                 let upperbound = mean + z * s;
                 EarsPoint {
                     day: t,
@@ -190,48 +204,97 @@ pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
                     upperbound,
                     alarm: x > upperbound,
                 }
-            }
+            }),
             EarsMethod::C3 | EarsMethod::C3R => {
-                let (Some(t2), Some(t1)) = (t.checked_sub(2), t.checked_sub(1)) else {
-                    continue;
+                let point = match (lag2, lag1, stat) {
+                    (Some(c2), Some(c1), Some((x, mean, s, c))) => {
+                        let lag = (c2 - 1.0).max(0.0) + (c1 - 1.0).max(0.0);
+                        let c3 = lag + (c - 1.0).max(0.0);
+                        let (upperbound, alarm) = if p.method == EarsMethod::C3 {
+                            let u = if lag > z {
+                                0.0
+                            } else {
+                                mean + s * (1.0 + z - lag)
+                            };
+                            (u, c3 > z)
+                        } else {
+                            // R: pmax(0, observed + sd · (zAlpha − (lag2 + lag1))), alarm observed > ub.
+                            let u = (x + s * (z - lag)).max(0.0);
+                            (u, x > u)
+                        };
+                        Some(EarsPoint {
+                            day: t,
+                            observed: x,
+                            expected: mean,
+                            statistic: c3,
+                            upperbound,
+                            alarm,
+                        })
+                    }
+                    _ => None,
                 };
-                let (Some(d2), Some(d1), Some((x, mean, s, c))) =
-                    (stat(t2, 2), stat(t1, 2), stat(t, 2))
-                else {
-                    continue;
-                };
-                let lag = (d2.3 - 1.0).max(0.0) + (d1.3 - 1.0).max(0.0);
-                let c3 = lag + (c - 1.0).max(0.0);
-                let (upperbound, alarm) = if p.method == EarsMethod::C3 {
-                    let u = if lag > z {
-                        0.0
-                    } else {
-                        mean + s * (1.0 + z - lag)
-                    };
-                    (u, c3 > z)
-                } else {
-                    // R: pmax(0, observed + sd · (zAlpha − (lag2 + lag1))), alarm observed > ub.
-                    let u = (x + s * (z - lag)).max(0.0);
-                    (u, x > u)
-                };
-                EarsPoint {
-                    day: t,
-                    observed: x,
-                    expected: mean,
-                    statistic: c3,
-                    upperbound,
-                    alarm,
-                }
+                lag2 = lag1;
+                lag1 = stat.map(|s| s.3);
+                point
             }
         };
-        out.push(point);
+        if let Some(point) = point {
+            out.push(point);
+        }
+    }
+    out
+}
+
+/// Mean and sample sd of every window `counts[e..e+b]`, `e = 0 … len−b`, by
+/// exactly the operations of
+/// [`mean_sd`](super::stats::mean_sd) (sums from −0.0 in index order,
+/// two passes), for finite windows; windows holding a non-finite value get
+/// meaningless numbers that the caller does not use. Four windows are
+/// computed side by side so that the compiler can use vector instructions;
+/// each lane performs the same IEEE operations as the scalar code.
+fn window_stats(counts: &[f64], b: usize) -> Vec<(f64, f64)> {
+    const LANES: usize = 4;
+    let Some(windows) = (counts.len() + 1).checked_sub(b) else {
+        return Vec::new();
+    };
+    let nb = b as f64;
+    let mut out = Vec::with_capacity(windows);
+    let mut e = 0;
+    while e + LANES <= windows {
+        let mut sum = [-0.0f64; LANES];
+        for i in 0..b {
+            let v = &counts[e + i..e + i + LANES];
+            for j in 0..LANES {
+                sum[j] += v[j];
+            }
+        }
+        let mean = sum.map(|s| s / nb);
+        let mut ss = [-0.0f64; LANES];
+        for i in 0..b {
+            let v = &counts[e + i..e + i + LANES];
+            for j in 0..LANES {
+                let d = v[j] - mean[j];
+                ss[j] += d * d;
+            }
+        }
+        for j in 0..LANES {
+            out.push((mean[j], (ss[j] / (nb - 1.0)).sqrt()));
+        }
+        e += LANES;
+    }
+    for e in e..windows {
+        let w = &counts[e..e + b];
+        let mean = w.iter().sum::<f64>() / nb;
+        let ss: f64 = w.iter().map(|v| (v - mean) * (v - mean)).sum();
+        out.push((mean, (ss / (nb - 1.0)).sqrt()));
     }
     out
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::surveillance::stats::mean_sd;
 
     const Z999: f64 = 3.090_232_306_167_813_5; // qnorm(0.999)
     const Z975: f64 = 1.959_963_984_540_054; // qnorm(0.975)
@@ -409,5 +472,171 @@ mod tests {
         assert_eq!(days, vec![11]); // day 12 is negative (missing), 13's baseline includes it
         s[3] = f64::INFINITY;
         assert_eq!(ears(&s, EarsMethod::C1, 0.001).len(), 1);
+    }
+
+    /// EARS exactly as first written: every day on its own, the baseline
+    /// summarised anew for each statistic (three times a day for C3). The
+    /// one-pass [`ears_with`] must give the same points, to the bit.
+    fn ears_reference(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
+        let b = p.baseline;
+        let valid = p.alpha > 0.0
+            && p.alpha < 1.0
+            && b >= 3
+            && p.min_sigma >= 0.0
+            && p.min_sigma.is_finite();
+        if !valid {
+            return Vec::new();
+        }
+        let z = qnorm(1.0 - p.alpha);
+        let sigma = |sd: f64| {
+            let s = sd.max(p.min_sigma);
+            if s > 0.0 { s } else { FLAT_BASELINE_SIGMA }
+        };
+        let baseline = |t: usize, guard: usize| -> Option<(f64, f64)> {
+            let end = t.checked_sub(guard)?;
+            let start = end.checked_sub(b)?;
+            let window = counts.get(start..end)?;
+            if window.iter().any(|&x| usable(x).is_none()) {
+                return None;
+            }
+            let (mean, sd) = mean_sd(window)?;
+            Some((mean, sigma(sd)))
+        };
+        let stat = |t: usize, guard: usize| -> Option<(f64, f64, f64, f64)> {
+            let x = usable(*counts.get(t)?)?;
+            let (mean, s) = baseline(t, guard)?;
+            Some((x, mean, s, (x - mean) / s))
+        };
+        let mut out = Vec::new();
+        for t in 0..counts.len() {
+            let point = match p.method {
+                EarsMethod::C1 | EarsMethod::C2 => {
+                    let guard = if p.method == EarsMethod::C1 { 0 } else { 2 };
+                    let Some((x, mean, s, c)) = stat(t, guard) else {
+                        continue;
+                    };
+                    let upperbound = mean + z * s;
+                    EarsPoint {
+                        day: t,
+                        observed: x,
+                        expected: mean,
+                        statistic: c,
+                        upperbound,
+                        alarm: x > upperbound,
+                    }
+                }
+                EarsMethod::C3 | EarsMethod::C3R => {
+                    let (Some(t2), Some(t1)) = (t.checked_sub(2), t.checked_sub(1)) else {
+                        continue;
+                    };
+                    let (Some(d2), Some(d1), Some((x, mean, s, c))) =
+                        (stat(t2, 2), stat(t1, 2), stat(t, 2))
+                    else {
+                        continue;
+                    };
+                    let lag = (d2.3 - 1.0).max(0.0) + (d1.3 - 1.0).max(0.0);
+                    let c3 = lag + (c - 1.0).max(0.0);
+                    let (upperbound, alarm) = if p.method == EarsMethod::C3 {
+                        let u = if lag > z {
+                            0.0
+                        } else {
+                            mean + s * (1.0 + z - lag)
+                        };
+                        (u, c3 > z)
+                    } else {
+                        let u = (x + s * (z - lag)).max(0.0);
+                        (u, x > u)
+                    };
+                    EarsPoint {
+                        day: t,
+                        observed: x,
+                        expected: mean,
+                        statistic: c3,
+                        upperbound,
+                        alarm,
+                    }
+                }
+            };
+            out.push(point);
+        }
+        out
+    }
+
+    /// The bits of every field, so that the comparison is exact (and a NaN
+    /// would compare equal to itself).
+    fn bits(p: &EarsPoint) -> (usize, u64, u64, u64, u64, bool) {
+        (
+            p.day,
+            p.observed.to_bits(),
+            p.expected.to_bits(),
+            p.statistic.to_bits(),
+            p.upperbound.to_bits(),
+            p.alarm,
+        )
+    }
+
+    /// Random series (counts, flat stretches, fractional values, missing
+    /// days) for the fast-path cross-checks.
+    pub(crate) fn random_series(seed: u64, len: usize) -> Vec<f64> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let level = rng.random_range(0.0..40.0f64);
+        let mut s: Vec<f64> = (0..len)
+            .map(|_| match rng.random_range(0..100) {
+                0 => f64::NAN,
+                1 => -1.0,
+                2 => f64::INFINITY,
+                10 => -0.0,
+                11 => 1e308,                             // sums overflow to ∞
+                3..=6 => rng.random_range(0.0..10.0f64), // not a whole count
+                7..=9 => level * 4.0,                    // a spike
+                _ => (level * rng.random_range(0.0..2.0f64)).round(),
+            })
+            .collect();
+        // A flat stretch (zero sd) and a silent one.
+        if len > 40 {
+            let a = rng.random_range(0..len - 20);
+            let v = s[a].max(0.0);
+            s[a..a + 12].fill(if v.is_finite() { v } else { 3.0 });
+            let z = rng.random_range(0..len - 20);
+            s[z..z + 15].fill(0.0);
+        }
+        s
+    }
+
+    #[test]
+    fn one_pass_equals_the_day_by_day_reference() {
+        let mut compared = 0;
+        for seed in 0..40 {
+            let len = [0, 5, 12, 60, 400][seed as usize % 5];
+            let s = random_series(seed, len);
+            for method in [
+                EarsMethod::C1,
+                EarsMethod::C2,
+                EarsMethod::C3,
+                EarsMethod::C3R,
+            ] {
+                for (alpha, baseline, min_sigma) in [
+                    (method.default_alpha(), 7, 0.0),
+                    (0.0001, 7, FLAT_BASELINE_SIGMA),
+                    (0.05, 3, 0.0),
+                    (0.01, 10, 2.0),
+                    (0.0, 7, 0.0),
+                    (0.01, 2, 0.0),
+                ] {
+                    let p = EarsParams {
+                        method,
+                        alpha,
+                        baseline,
+                        min_sigma,
+                    };
+                    let fast: Vec<_> = ears_with(&s, &p).iter().map(bits).collect();
+                    let slow: Vec<_> = ears_reference(&s, &p).iter().map(bits).collect();
+                    assert_eq!(fast, slow, "seed {seed}, {p:?}");
+                    compared += fast.len();
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared} points compared");
     }
 }

@@ -29,11 +29,10 @@
 //! end, or holds a missing day (NaN, ±∞, negative) is left out; without any
 //! baseline block, or with an incomplete current week, there is no result.
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::stats::quantile_type7;
-use super::usable;
 
 /// A different percentile for the months in which a disease is in season.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,24 +116,35 @@ pub fn moving_percentile(
     if !(0.0..=100.0).contains(&percentile) || p.years == 0 {
         return None;
     }
-    let current = week_ending(start, counts, day)?;
+    // Day indices (days since `start`) instead of dates: one date
+    // subtraction for the day, then integer arithmetic for the matching
+    // day of each year and its five blocks (an index below 0 or past the
+    // end of `counts` is a block outside the series, as before).
+    let day_idx = (day - start).num_days();
+    let current = week_ending(counts, day_idx)?;
+    let (year, month, dom) = (i64::from(day.year()), day.month(), day.day());
+    let day_number = days_from_civil(year, month, dom);
     let mut baseline = Vec::with_capacity(p.years.min(10) as usize * 5);
-    for y in 1..=p.years {
-        // 29 February − 12 months = 28 February (chrono clamps to the month's end).
-        let Some(matching) = y
-            .checked_mul(12)
-            .and_then(|m| day.checked_sub_months(Months::new(m)))
-        else {
+    for y in 1..=i64::from(p.years) {
+        // The same month and day `y` years before; 29 February becomes
+        // 28 February (as chrono's `checked_sub_months` clamps to the
+        // month's end). A year chrono cannot represent ends the search.
+        let matching_year = year - y;
+        if matching_year < i64::from(NaiveDate::MIN.year()) {
             break;
+        }
+        let matching_dom = if month == 2 && dom == 29 && !is_leap(matching_year) {
+            28
+        } else {
+            dom
         };
-        if matching + chrono::Duration::days(14) < start {
+        let matching_idx =
+            day_idx - (day_number - days_from_civil(matching_year, month, matching_dom));
+        if matching_idx + 14 < 0 {
             break; // this year's window and all earlier ones are before the series
         }
         for offset in [-14i64, -7, 0, 7, 14] {
-            let Some(end) = matching.checked_add_signed(chrono::Duration::days(offset)) else {
-                continue;
-            };
-            if let Some(v) = week_ending(start, counts, end) {
+            if let Some(v) = week_ending(counts, matching_idx + offset) {
                 baseline.push(v);
             }
         }
@@ -171,17 +181,47 @@ pub fn moving_percentile_all(
     out
 }
 
-/// Sum of the 7 days ending on `end`, if all are in the series and usable.
-fn week_ending(start: NaiveDate, counts: &[f64], end: NaiveDate) -> Option<f64> {
-    let last = usize::try_from((end - start).num_days()).ok()?;
+/// Sum of the 7 days ending on day index `last` (days since the series'
+/// start), if all are in the series and usable.
+#[inline]
+fn week_ending(counts: &[f64], last: i64) -> Option<f64> {
+    let last = usize::try_from(last).ok()?;
     let first = last.checked_sub(6)?;
     let week = counts.get(first..=last)?;
-    week.iter().map(|&x| usable(x)).sum()
+    // `usable` (finite, ≥ 0) for all seven days without a branch per day:
+    // NaN fails both comparisons, +∞ the second, −∞ and negatives the first.
+    let all_usable = week
+        .iter()
+        .fold(true, |ok, &x| ok & (0.0..=f64::MAX).contains(&x));
+    // The same `Sum` of the same values in the same order as summing the
+    // `usable` options: the same bits.
+    all_usable.then(|| week.iter().sum())
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (H. Hinnant,
+/// "chrono-Compatible Low-Level Date Algorithms", `days_from_civil`): only
+/// differences are used, which equal chrono's date subtraction.
+#[inline]
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let (m, d) = (i64::from(m), i64::from(d));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400; // 0..=399
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1; // 0..=365
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // 0..=146096
+    era * 146_097 + doe - 719_468
+}
+
+#[inline]
+fn is_leap(y: i64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::surveillance::usable;
+    use chrono::Months;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -370,5 +410,154 @@ mod tests {
         assert_eq!(pts.last().map(|p| p.day), Some(d(2024, 12, 31)));
         let alarms: Vec<NaiveDate> = pts.iter().filter(|p| p.alarm).map(|p| p.day).collect();
         assert_eq!(alarms, (1..=7).map(|i| d(2024, 7, i)).collect::<Vec<_>>());
+    }
+
+    /// The method exactly as first written: every block located by date
+    /// arithmetic, and the quantile by a full sort of a fresh copy.
+    fn percentile_reference(
+        start: NaiveDate,
+        counts: &[f64],
+        day: NaiveDate,
+        p: &PercentileParams,
+    ) -> Option<PercentilePoint> {
+        fn week(start: NaiveDate, counts: &[f64], end: NaiveDate) -> Option<f64> {
+            let last = usize::try_from((end - start).num_days()).ok()?;
+            let first = last.checked_sub(6)?;
+            let week = counts.get(first..=last)?;
+            week.iter().map(|&x| usable(x)).sum()
+        }
+        fn quantile_sorted(values: &[f64], prob: f64) -> Option<f64> {
+            if !(0.0..=1.0).contains(&prob) {
+                return None;
+            }
+            let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            let h = (v.len() - 1) as f64 * prob;
+            let j = h.floor() as usize;
+            let frac = h - j as f64;
+            let lo = v[j];
+            Some(match v.get(j + 1) {
+                Some(&hi) if frac > 0.0 => lo + frac * (hi - lo),
+                _ => lo,
+            })
+        }
+        let percentile = match &p.season {
+            Some(s) if s.months.contains(&day.month()) => s.percentile,
+            _ => p.percentile,
+        };
+        if !(0.0..=100.0).contains(&percentile) || p.years == 0 {
+            return None;
+        }
+        let current = week(start, counts, day)?;
+        let mut baseline = Vec::new();
+        for y in 1..=p.years {
+            let Some(matching) = y
+                .checked_mul(12)
+                .and_then(|m| day.checked_sub_months(Months::new(m)))
+            else {
+                break;
+            };
+            if matching + chrono::Duration::days(14) < start {
+                break;
+            }
+            for offset in [-14i64, -7, 0, 7, 14] {
+                let Some(end) = matching.checked_add_signed(chrono::Duration::days(offset)) else {
+                    continue;
+                };
+                if let Some(v) = week(start, counts, end) {
+                    baseline.push(v);
+                }
+            }
+        }
+        let threshold = quantile_sorted(&baseline, percentile / 100.0)?;
+        let alarm = current > threshold && current >= p.min_count;
+        Some(PercentilePoint {
+            day,
+            current,
+            percentile,
+            threshold,
+            baseline,
+            alarm,
+        })
+    }
+
+    fn bits(p: &PercentilePoint) -> (NaiveDate, u64, u64, u64, Vec<u64>, bool) {
+        (
+            p.day,
+            p.current.to_bits(),
+            p.percentile.to_bits(),
+            p.threshold.to_bits(),
+            p.baseline.iter().map(|v| v.to_bits()).collect(),
+            p.alarm,
+        )
+    }
+
+    #[test]
+    fn fast_path_equals_the_date_by_date_reference() {
+        let mut compared = 0;
+        for seed in 0..6u64 {
+            // Series starting on different days (one on 29 February), about
+            // six years long, so that five-year baselines and leap days occur.
+            let start = d(2019, 1, 1) + chrono::Duration::days(seed as i64 * 97);
+            let start = if seed == 5 { d(2020, 2, 29) } else { start };
+            let counts = crate::surveillance::ears::tests::random_series(seed, 2200);
+            let params = [
+                PercentileParams::default(),
+                PercentileParams {
+                    years: 5,
+                    percentile: 65.0,
+                    ..PercentileParams::default()
+                },
+                PercentileParams {
+                    years: 5,
+                    percentile: 100.0,
+                    min_count: 0.0,
+                    season: Some(Season {
+                        months: vec![6, 7, 8],
+                        percentile: 0.0,
+                    }),
+                },
+                PercentileParams {
+                    years: 2,
+                    percentile: 90.0,
+                    ..PercentileParams::default()
+                },
+            ];
+            for p in &params {
+                // Every day of the series and a few outside it.
+                let mut day = start - chrono::Duration::days(3);
+                for _ in 0..counts.len() + 6 {
+                    let fast = moving_percentile(start, &counts, day, p);
+                    let slow = percentile_reference(start, &counts, day, p);
+                    assert_eq!(
+                        fast.as_ref().map(bits),
+                        slow.as_ref().map(bits),
+                        "seed {seed}, {day}, {p:?}"
+                    );
+                    compared += usize::from(fast.is_some());
+                    day = day.succ_opt().unwrap();
+                }
+            }
+        }
+        assert!(compared > 30_000, "{compared} days compared");
+    }
+
+    #[test]
+    fn day_numbers_agree_with_chrono() {
+        let epoch = d(1970, 1, 1);
+        let mut day = d(1595, 12, 25);
+        while day < d(2450, 3, 3) {
+            let n = days_from_civil(i64::from(day.year()), day.month(), day.day());
+            assert_eq!(n, (day - epoch).num_days(), "{day}");
+            assert_eq!(is_leap(i64::from(day.year())), day.leap_year(), "{day}");
+            day += chrono::Duration::days(13);
+        }
+        for day in [NaiveDate::MIN, NaiveDate::MAX] {
+            let n = days_from_civil(i64::from(day.year()), day.month(), day.day());
+            assert_eq!(n, (day - epoch).num_days(), "{day}");
+        }
     }
 }

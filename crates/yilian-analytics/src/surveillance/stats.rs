@@ -135,17 +135,43 @@ pub fn quantile_type7(values: &[f64], prob: f64) -> Option<f64> {
     if !(0.0..=1.0).contains(&prob) {
         return None;
     }
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    // The moving percentile method asks for 15 or 25 values per day: copy
+    // them to the stack instead of a new vector each time.
+    const ON_STACK: usize = 64;
+    if values.len() <= ON_STACK {
+        let mut buf = [0.0f64; ON_STACK];
+        let mut n = 0;
+        for &x in values {
+            if x.is_finite() {
+                buf[n] = x;
+                n += 1;
+            }
+        }
+        quantile_type7_in_place(&mut buf[..n], prob)
+    } else {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        quantile_type7_in_place(&mut v, prob)
+    }
+}
+
+/// [`quantile_type7`] of finite `v` (`0 ≤ prob ≤ 1`), reordering `v`.
+///
+/// Only the order statistics `v[j]` and `v[j+1]` are needed: a selection
+/// (`select_nth_unstable`, linear time) puts the `j`-th smallest value at
+/// `j` and only larger-or-equal ones after it, whose minimum is then the
+/// `(j+1)`-th. Under `f64::total_cmp` equal values have equal bits, so both
+/// are exactly the values a full sort would put there.
+fn quantile_type7_in_place(v: &mut [f64], prob: f64) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
     let h = (v.len() - 1) as f64 * prob;
     let j = h.floor() as usize;
     let frac = h - j as f64;
-    let lo = v[j];
-    Some(match v.get(j + 1) {
-        Some(&hi) if frac > 0.0 => lo + frac * (hi - lo),
+    let (_, &mut lo, above) = v.select_nth_unstable_by(j, f64::total_cmp);
+    let next = above.iter().copied().min_by(f64::total_cmp);
+    Some(match next {
+        Some(hi) if frac > 0.0 => lo + frac * (hi - lo),
         _ => lo,
     })
 }
@@ -200,5 +226,45 @@ mod tests {
         assert_eq!(quantile_type7(&[f64::NAN], 0.5), None);
         assert_eq!(quantile_type7(&[1.0], f64::NAN), None);
         assert_eq!(quantile_type7(&[1.0], 1.2), None);
+    }
+
+    #[test]
+    fn selection_equals_a_full_sort() {
+        use rand::{Rng, SeedableRng};
+        let sorted = |values: &[f64], prob: f64| -> Option<f64> {
+            let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+            if v.is_empty() || !(0.0..=1.0).contains(&prob) {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            let h = (v.len() - 1) as f64 * prob;
+            let j = h.floor() as usize;
+            let frac = h - j as f64;
+            Some(match v.get(j + 1) {
+                Some(&hi) if frac > 0.0 => v[j] + frac * (hi - v[j]),
+                _ => v[j],
+            })
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for round in 0..2000 {
+            // Up to 100 values (past the 64 kept on the stack), many ties.
+            let n = rng.random_range(0..100);
+            let values: Vec<f64> = (0..n)
+                .map(|_| match rng.random_range(0..20) {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => -0.0,
+                    3 => rng.random_range(-5.0..5.0),
+                    _ => f64::from(rng.random_range(0..8u8)),
+                })
+                .collect();
+            for prob in [0.0, 0.5, 0.65, 0.8, 0.9, 1.0, rng.random_range(0.0..1.0)] {
+                assert_eq!(
+                    quantile_type7(&values, prob).map(f64::to_bits),
+                    sorted(&values, prob).map(f64::to_bits),
+                    "round {round}, prob {prob}, {values:?}"
+                );
+            }
+        }
     }
 }
