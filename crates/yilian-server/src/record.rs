@@ -91,7 +91,16 @@ pub async fn begin_read(
     break_glass: Option<&str>,
     encounter_days: i64,
 ) -> ApiResult<(ReadTx, Ground)> {
-    begin_read_with(store, false, p, resident_id, part, break_glass, encounter_days).await
+    begin_read_with(
+        store,
+        false,
+        p,
+        resident_id,
+        part,
+        break_glass,
+        encounter_days,
+    )
+    .await
 }
 
 /// [`begin_read`]; with `to_write` the read is a write transaction, for a

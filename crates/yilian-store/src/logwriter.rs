@@ -19,11 +19,13 @@ use crate::{Store, StoreError};
 const MAX_BATCH: usize = 256;
 
 type Reply = oneshot::Sender<Result<i64, String>>;
+/// An entry on its way to the writer, with where to send its id.
+type Queue = mpsc::UnboundedSender<(NewAccess, Reply)>;
 
 /// The channel to the running writer task, started on first use (and again
 /// if the runtime that ran it has shut down).
 #[derive(Clone, Default)]
-pub(crate) struct AccessWriter(Arc<Mutex<Option<mpsc::UnboundedSender<(NewAccess, Reply)>>>>);
+pub(crate) struct AccessWriter(Arc<Mutex<Option<Queue>>>);
 
 impl Store {
     /// Appends `entry` to the access log in a write transaction shared with
@@ -33,7 +35,11 @@ impl Store {
     pub async fn log_access(&self, entry: NewAccess) -> Result<i64, StoreError> {
         let (reply, done) = oneshot::channel();
         {
-            let mut sender = self.access_writer.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut sender = self
+                .access_writer
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let mut item = (entry, reply);
             loop {
                 if let Some(tx) = sender.as_ref() {

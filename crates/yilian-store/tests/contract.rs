@@ -1755,7 +1755,11 @@ async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
         ids.push(t.await.unwrap().unwrap());
     }
     ids.sort_unstable();
-    assert_eq!(ids, (1..=41).collect::<Vec<i64>>(), "every entry once, no gap");
+    assert_eq!(
+        ids,
+        (1..=41).collect::<Vec<i64>>(),
+        "every entry once, no gap"
+    );
     let mut c = s.read().await.unwrap();
     let v = records::verify(&mut c).await.unwrap();
     assert_eq!((v.checked, v.broken), (41, None));
@@ -1763,7 +1767,9 @@ async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
         user_id: Some(7),
         ..Default::default()
     };
-    let mine = records::access_log(&mut c, &f, Paging::default()).await.unwrap();
+    let mine = records::access_log(&mut c, &f, Paging::default())
+        .await
+        .unwrap();
     assert_eq!(mine.total, 1);
     assert_eq!(mine.items[0].resident_id, 1007);
 }
