@@ -23,7 +23,7 @@
 # (30), WARMUP (5), CONNS ("16 64"), BACKENDS ("sqlite postgres"), REUSE (1),
 # BENCH_PG (server URL without database, postgres://postgres@127.0.0.1:5432),
 # MIX_DB (SQLite file), SKIP (generator stages skipped, "claims,surveillance"),
-# WEIGHTS (see scripts/mix.lua), PROFILE=1 (record
+# WEIGHTS (see scripts/mix.lua), BIN (use this binary, no build), PROFILE=1 (record
 # `perf` for 10 s during the last 64-connection run of each backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,10 +52,15 @@ for t in wrk sqlite3 curl python3 tsort; do
   command -v $t >/dev/null || { echo "install $t (Debian packages wrk, sqlite3, curl, python3, coreutils)"; exit 1; }
 done
 
-echo "== build (release)"
-cargo build --release -p yilian-cli
-mkdir -p "$(dirname "$Y")" && cp "$TGT/release/yilian" "$Y.new" && mv -f "$Y.new" "$Y"
-echo "binary: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' + uncommitted changes in crates/')" | tee "$OUT/binary.txt"
+if [ -n "${BIN:-}" ]; then # an A/B comparison: a binary built elsewhere
+  Y=$BIN
+  echo "binary: $BIN (given)" | tee "$OUT/binary.txt"
+else
+  echo "== build (release)"
+  cargo build --release -p yilian-cli
+  mkdir -p "$(dirname "$Y")" && cp "$TGT/release/yilian" "$Y.new" && mv -f "$Y.new" "$Y"
+  echo "binary: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' + uncommitted changes in crates/')" | tee "$OUT/binary.txt"
+fi
 
 echo "== county: $N residents, SQLite ($DB)"
 if [ "$REUSE" = 1 ] && [ -s "$DB" ] && [ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM users WHERE username = 'zhuanzhen'" 2>/dev/null)" = 1 ]; then
