@@ -76,9 +76,12 @@ fn to_valid(r: &ResidentRow, today: chrono::NaiveDate) -> Result<ValidResident, 
 /// Wall time per stage, printed as one line at the end of a run.
 struct Laps {
     last: Instant,
-    /// Stage, seconds, and memory at its end (see [`memory_mb`]).
-    done: Vec<(&'static str, f64, Option<(u64, u64)>)>,
+    done: Vec<Lap>,
 }
+
+/// One finished stage: its name, seconds, and memory at its end
+/// (peak so far and heap now, MB; see [`memory_mb`]).
+struct Lap(&'static str, f64, Option<(u64, u64)>);
 
 impl Laps {
     fn new() -> Laps {
@@ -91,7 +94,7 @@ impl Laps {
     /// Closes the stage that ran since the previous lap.
     fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
-        self.done.push((
+        self.done.push(Lap(
             stage,
             now.duration_since(self.last).as_secs_f64(),
             memory_mb(),
@@ -100,11 +103,11 @@ impl Laps {
     }
 
     fn line(&self) -> String {
-        let total: f64 = self.done.iter().map(|(_, s, _)| s).sum();
+        let total: f64 = self.done.iter().map(|l| l.1).sum();
         let parts: Vec<String> = self
             .done
             .iter()
-            .map(|(n, s, mb)| match mb {
+            .map(|Lap(n, s, mb)| match mb {
                 Some((peak, heap)) => format!("{n} {s:.1} s (peak {peak} MB, heap {heap} MB)"),
                 None => format!("{n} {s:.1} s"),
             })
