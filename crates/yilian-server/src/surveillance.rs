@@ -540,7 +540,7 @@ impl Algo {
     /// Its alarms on days `from_day..` of `counts` (index 0 = `start`).
     pub fn alarms(self, start: NaiveDate, counts: &[f64], from_day: usize) -> Vec<Alarm> {
         use yilian_analytics::surveillance::{
-            CusumParams, EarsParams, PercentileParams, cusum, ears_with, moving_percentile,
+            CusumParams, EarsParams, PercentileParams, cusum, ears_from, moving_percentile,
         };
         let name = self.name();
         match self {
@@ -550,9 +550,10 @@ impl Algo {
                     min_sigma: yilian_analytics::surveillance::ears::FLAT_BASELINE_SIGMA,
                     ..EarsParams::new(method)
                 };
-                ears_with(counts, &p)
+                // Only the scored days (and their baselines) are computed.
+                ears_from(counts, &p, from_day)
                     .into_iter()
-                    .filter(|x| x.alarm && x.day >= from_day)
+                    .filter(|x| x.alarm)
                     .map(|x| Alarm::at(name, x.day, x.observed, x.upperbound))
                     .collect()
             }

@@ -143,6 +143,15 @@ pub fn ears(counts: &[f64], method: EarsMethod, alpha: f64) -> Vec<EarsPoint> {
 /// EARS with every parameter explicit. Empty when `alpha` is not in (0, 1),
 /// `baseline < 3` or `min_sigma` is negative or not finite.
 pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
+    ears_from(counts, p, 0)
+}
+
+/// [`ears_with`]'s points for the days `from_day..` only — exactly the
+/// points of `ears_with(counts, p)` whose `day ≥ from_day` (same bits), but
+/// only those days, their baselines and (for C3) the two days before are
+/// computed. Day indices are still positions in `counts`. This is what a
+/// daily run wants: a long history for the baselines, a few days scored.
+pub fn ears_from(counts: &[f64], p: &EarsParams, from_day: usize) -> Vec<EarsPoint> {
     let b = p.baseline;
     let valid =
         p.alpha > 0.0 && p.alpha < 1.0 && b >= 3 && p.min_sigma >= 0.0 && p.min_sigma.is_finite();
@@ -159,7 +168,14 @@ pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
     let guard = if p.method == EarsMethod::C1 { 0 } else { 2 };
     let first = b + guard;
     let n = counts.len();
-    if n <= first {
+    // C3 needs the C2 statistics of the two days before the first scored
+    // day; those days are computed (from `t0`) but not returned.
+    let lags = match p.method {
+        EarsMethod::C3 | EarsMethod::C3R => 2,
+        EarsMethod::C1 | EarsMethod::C2 => 0,
+    };
+    let t0 = first.max(from_day.saturating_sub(lags));
+    if n <= t0 || n <= from_day {
         return Vec::new();
     }
     // Each day's baseline is summarised once: `stats[e]` holds the mean and
@@ -171,20 +187,31 @@ pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
     // processor overlaps; each performs the operations of `mean_sd` on the
     // same slice in the same order, so every bound is bit-identical to
     // evaluating each day on its own.
-    let stats = window_stats(&counts[..n - guard], b);
-    let mut missing = counts[..b].iter().filter(|&&x| usable(x).is_none()).count();
-    let mut out = Vec::with_capacity(n - first);
+    //
+    // Only the windows of days `t0..` are summarised: `stats[i]` is window
+    // `e0 + i`. `e0` is rounded down to a multiple of 4 so that every window
+    // falls in the same group of four lanes (or the scalar tail) as when all
+    // windows are summarised — the lanes perform the same operations anyway,
+    // this just leaves nothing to argue about.
+    let e0 = (t0 - guard - b) & !3;
+    let stats = window_stats(&counts[e0..n - guard], b);
+    let w0 = t0 - guard - b;
+    let mut missing = counts[w0..w0 + b]
+        .iter()
+        .filter(|&&x| usable(x).is_none())
+        .count();
+    let mut out = Vec::with_capacity(n - first.max(from_day));
     // C2 statistics of days t−2 and t−1 (C3 only); None = no statistic.
     let (mut lag2, mut lag1): (Option<f64>, Option<f64>) = (None, None);
-    for t in first..n {
+    for t in t0..n {
         let end = t - guard;
-        if t > first {
+        if t > t0 {
             // The window moved from `end−1−b … end−2` to `end−b … end−1`.
             missing -= usize::from(usable(counts[end - 1 - b]).is_none());
             missing += usize::from(usable(counts[end - 1]).is_none());
         }
         // (observed, mean, sd, statistic) of day t.
-        let (mean, sd) = stats[end - b];
+        let (mean, sd) = stats[end - b - e0];
         // `mean_sd` gives no result when the sd is not finite (an overflow).
         let stat = match usable(counts[t]) {
             Some(x) if missing == 0 && sd.is_finite() => {
@@ -238,7 +265,7 @@ pub fn ears_with(counts: &[f64], p: &EarsParams) -> Vec<EarsPoint> {
                 point
             }
         };
-        if let Some(point) = point {
+        if let Some(point) = point.filter(|_| t >= from_day) {
             out.push(point);
         }
     }
@@ -638,5 +665,50 @@ pub(crate) mod tests {
             }
         }
         assert!(compared > 10_000, "{compared} points compared");
+    }
+
+    #[test]
+    fn from_day_equals_the_full_series_restricted() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+        let mut compared = 0;
+        for seed in 0..60 {
+            let len = [0, 5, 12, 60, 400, 2153][seed as usize % 6];
+            let s = random_series(1000 + seed, len);
+            for method in [
+                EarsMethod::C1,
+                EarsMethod::C2,
+                EarsMethod::C3,
+                EarsMethod::C3R,
+            ] {
+                for (alpha, baseline, min_sigma) in [
+                    (method.default_alpha(), 7, 0.0),
+                    (method.default_alpha(), 7, FLAT_BASELINE_SIGMA),
+                    (0.05, 3, 0.0),
+                    (0.01, 10, 2.0),
+                    (0.0, 7, 0.0),
+                ] {
+                    let p = EarsParams {
+                        method,
+                        alpha,
+                        baseline,
+                        min_sigma,
+                    };
+                    let full: Vec<_> = ears_with(&s, &p).iter().map(bits).collect();
+                    // Every start near the beginning (baseline, guard and C3
+                    // lag edges, lane alignment) and at the end, plus random ones.
+                    let mut starts: Vec<usize> =
+                        (0..20).chain(len.saturating_sub(3)..len + 3).collect();
+                    starts.extend((0..10).map(|_| rng.random_range(0..len + 2)));
+                    for from in starts {
+                        let want: Vec<_> = full.iter().filter(|x| x.0 >= from).copied().collect();
+                        let got: Vec<_> = ears_from(&s, &p, from).iter().map(bits).collect();
+                        assert_eq!(got, want, "seed {seed}, from {from}, {p:?}");
+                        compared += got.len();
+                    }
+                }
+            }
+        }
+        assert!(compared > 100_000, "{compared} points compared");
     }
 }

@@ -39,7 +39,7 @@ pub mod scan;
 pub mod stats;
 
 pub use cusum::{CusumParams, CusumPoint, CusumReference, CusumTransform, cusum};
-pub use ears::{EarsMethod, EarsParams, EarsPoint, ears, ears_with};
+pub use ears::{EarsMethod, EarsParams, EarsPoint, ears, ears_from, ears_with};
 pub use evaluate::{Metrics, Outbreak, evaluate};
 pub use multipoint::{ChannelSignal, MultiSignal, multipoint};
 pub use percentile::{
