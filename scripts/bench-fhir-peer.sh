@@ -72,7 +72,7 @@ trap cleanup EXIT
 
 if [ -n "${YILIAN_BIN:-}" ]; then
   echo "== yilian: $YILIAN_BIN (YILIAN_BIN, not rebuilt)"
-  [ "$YILIAN_BIN" -ef "$BIN/yilian" ] || cp "$YILIAN_BIN" "$BIN/yilian"
+  [ "$YILIAN_BIN" -ef "$BIN/yilian" ] || { cp "$YILIAN_BIN" "$BIN/yilian.new" && mv -f "$BIN/yilian.new" "$BIN/yilian"; } # a running copy cannot be overwritten
 else
   echo "== yilian (release, CARGO_TARGET_DIR=$TGT)"
   cargo build --release -p yilian-cli
@@ -134,10 +134,12 @@ start_yilian() { # db-url log
 }
 start_helios() { # backend db-url log
   mkdir -p "$WORK/helios-cwd"
+  local log
+  log=$(realpath -m "$3") # the server runs in its own directory
   (cd "$WORK/helios-cwd" && exec env HFS_SERVER_HOST=127.0.0.1 HFS_SERVER_PORT=$HPORT \
     HFS_BASE_URL="http://127.0.0.1:$HPORT" HFS_STORAGE_BACKEND="$1" HFS_DATABASE_URL="$2" \
     HFS_DATA_DIR="$HDATA" HFS_LOG_LEVEL=warn HFS_UI_ENABLED=false HFS_NL_SEARCH_ENABLED=false \
-    "$HFS" >> "$3" 2>&1) & hpid=$!
+    "$HFS" >> "$log" 2>&1) & hpid=$!
   wait_http "http://127.0.0.1:$HPORT/metadata"
 }
 stop() { # pid
@@ -215,7 +217,9 @@ EOF
 import json, sys
 for l in sys.stdin:
     d = json.loads(l)
-    print(f"  {d[\"system\"]:<11} {d[\"requests_per_s\"]:>8.1f} req/s  {d[\"requests_per_cpu_s\"]:>8.1f} req/CPU-s  p50 {d[\"latency_ms\"][\"p50\"]} ms  p99 {d[\"latency_ms\"][\"p99\"]} ms  errors {d[\"errors\"]}")'
+    lat = d["latency_ms"]
+    print("  %-11s %8.1f req/s  %8.1f req/CPU-s  p50 %s ms  p99 %s ms  errors %s" % (
+        d["system"], d["requests_per_s"], d["requests_per_cpu_s"], lat["p50"], lat["p99"], d["errors"]))'
       first=$((first + ITERATIONS))
     done
   done
