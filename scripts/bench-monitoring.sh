@@ -161,9 +161,10 @@ if pg_isready -q -h 127.0.0.1 -p 5432; then
       n=$(sqlite3 "$DB" "SELECT COUNT(*) FROM \"$t\"")
       [ "$n" = 0 ] && continue
       t0=$(date +%s.%N)
-      # NULL as \N so that it stays distinct from ''.
+      # NULL as \N so that it stays distinct from ''. Triggers are off for the copy
+      # (session_replication_role): the rollups they keep are copied as they are.
       sqlite3 -bail -csv -header -cmd '.nullvalue \\N' "$DB" "SELECT $(IFS=,; echo "${sel[*]}") FROM \"$t\"" \
-        | psql "$PG_URL" -v ON_ERROR_STOP=1 -q -c "COPY \"$t\" ($(IFS=,; echo "${cols[*]}")) FROM STDIN WITH (FORMAT csv, HEADER true, NULL '\\N')"
+        | psql "$PG_URL" -v ON_ERROR_STOP=1 -q -c "SET session_replication_role = replica" -c "COPY \"$t\" ($(IFS=,; echo "${cols[*]}")) FROM STDIN WITH (FORMAT csv, HEADER true, NULL '\\N')"
       printf '  %-24s %10s rows  %6.1f s\n' "$t" "$n" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
     done
     # Identity columns continue after the copied ids.

@@ -336,6 +336,13 @@ def checks(pq, db, p, county, evaluation):
     s_set = {tuple(line.split("\t")) for line in s_rows}
     same("encounter facts (month × institution × township), rows", len(d_rows), len(s_set))
     same("  rows identical", int(d_rows == s_set), 1)
+    # What `yilian evaluate` reads: the per-day rollup kept at write time (migration 0011).
+    r_rows = subprocess.run(
+        ["sqlite3", "-bail", "-separator", "\t", "-cmd", r".nullvalue \\N", db,
+         "SELECT substr(day, 1, 7), institution_id, township, SUM(n) FROM encounter_days "
+         f"WHERE day >= '{f}' AND day < '{t}' GROUP BY substr(day, 1, 7), institution_id, township"],
+        check=True, capture_output=True, text=True).stdout.splitlines()
+    same("  the store's rollup (encounter_days), rows identical", int(d_rows == {tuple(x.split("\t")) for x in r_rows}), 1)
     print(f"  (DuckDB facts: {d_sum[0]:,} rows summing to {d_sum[1]:,} encounters)")
 
     # Chronic: DuckDB's grouped form vs the store's correlated subqueries.

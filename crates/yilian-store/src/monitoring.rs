@@ -33,8 +33,24 @@ pub struct Fact {
 }
 
 /// Encounters (就诊: outpatient, emergency, inpatient, follow-up, home
-/// visit) in the period.
+/// visit) in the period, read from the per-day rollup `encounter_days`
+/// (migration 0011), which the database keeps in step with every encounter
+/// written. The township is the resident's when the encounter was written.
 pub async fn encounters(conn: &mut Conn, p: &Period) -> Result<Vec<Fact>, StoreError> {
+    let mut q = Sql::new(
+        "SELECT substr(day, 1, 7) AS month, institution_id, township, CAST(SUM(n) AS BIGINT) AS n \
+         FROM encounter_days WHERE day >= ",
+    );
+    q.bind(p.from.as_str())
+        .push(" AND day < ")
+        .bind(p.to.as_str())
+        .push(" GROUP BY substr(day, 1, 7), institution_id, township");
+    q.fetch_all(conn).await
+}
+
+/// The same facts counted from the record itself (every encounter entry,
+/// the resident's current township): what the rollup is checked against.
+pub async fn encounters_from_record(conn: &mut Conn, p: &Period) -> Result<Vec<Fact>, StoreError> {
     let mut q = Sql::new(
         "SELECT substr(e.occurred_at, 1, 7) AS month, e.institution_id AS institution_id, \
          substr(r.region_code, 1, 9) AS township, CAST(COUNT(*) AS BIGINT) AS n \

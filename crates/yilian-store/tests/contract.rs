@@ -38,6 +38,8 @@ contract!(
     backup_and_restore_round_trip,
     recognition_candidates_treatments_and_standing,
     recognition_orders_and_report,
+    encounter_rollup_counts_every_write,
+    chronic_facts_take_the_periods_last_followup,
 );
 
 const TODAY: (i32, u32, u32) = (2026, 11, 22);
@@ -1772,4 +1774,257 @@ async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
         .unwrap();
     assert_eq!(mine.total, 1);
     assert_eq!(mine.items[0].resident_id, 1007);
+}
+
+/// The per-day encounter rollup the monitoring indicators read counts every
+/// encounter however it is written (one entry, a bulk load), nothing else,
+/// at the resident's township when written; record entries cannot be
+/// deleted or moved under it.
+async fn encounter_rollup_counts_every_write(db: TestDb) {
+    use yilian_store::monitoring::{self, Fact, Period};
+    use yilian_store::records;
+    let s = &db.store;
+    let (county, town, village) = seed_institutions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let a = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1958, 3, 9), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let b = residents::insert(
+        &mut tx,
+        &resident("140599102201", (1961, 5, 2), 21, "李秀英", "14500002222"),
+        None,
+    )
+    .await
+    .unwrap();
+    // One at a time: the last second of March, and a lab result (not an encounter).
+    let first = records::insert_entry(
+        &mut tx,
+        &entry(
+            a.id,
+            village,
+            "encounter",
+            "outpatient",
+            "2026-03-31T23:59:59",
+            false,
+        ),
+    )
+    .await
+    .unwrap();
+    records::insert_entry(
+        &mut tx,
+        &entry(a.id, county, "lab", "hba1c", "2026-04-01T08:00:00", true),
+    )
+    .await
+    .unwrap();
+    // A bulk load: three at the township center on one day, one in April,
+    // one on the period's last day (excluded: the period ends before it).
+    let visit = |resident_id: i64, institution_id: i64, at: &str| bulk::BulkEncounter {
+        resident_id,
+        institution_id,
+        encounter_type: "outpatient",
+        occurred_at: at.into(),
+        code: "I10",
+        title: "高血压",
+    };
+    bulk::insert_encounters(
+        &mut tx,
+        &[
+            visit(a.id, town, "2026-04-01T08:00:00"),
+            visit(b.id, town, "2026-04-01T09:00:00"),
+            visit(b.id, town, "2026-04-01T10:00:00"),
+            visit(b.id, county, "2026-04-30T10:00:00"),
+            visit(b.id, county, "2026-05-01T00:00:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let period = Period {
+        from: "2026-01-01".into(),
+        to: "2026-05-01".into(),
+    };
+    let sorted = |mut v: Vec<Fact>| {
+        v.sort_by(|x, y| {
+            (&x.month, x.institution_id, &x.township).cmp(&(
+                &y.month,
+                y.institution_id,
+                &y.township,
+            ))
+        });
+        v
+    };
+    let fact = |month: &str, institution: i64, township: &str, n: i64| Fact {
+        month: month.into(),
+        institution_id: Some(institution),
+        township: Some(township.into()),
+        n,
+    };
+    let expected = vec![
+        fact("2026-03", village, "140599101", 1),
+        fact("2026-04", county, "140599102", 1),
+        fact("2026-04", town, "140599101", 1),
+        fact("2026-04", town, "140599102", 2),
+    ];
+    let mut c = s.read().await.unwrap();
+    let rolled = sorted(monitoring::encounters(&mut c, &period).await.unwrap());
+    assert_eq!(rolled, expected);
+    assert_eq!(
+        sorted(
+            monitoring::encounters_from_record(&mut c, &period)
+                .await
+                .unwrap()
+        ),
+        expected
+    );
+    drop(c);
+
+    // Resident b moves to 桃源镇: their past visits stay counted where they lived.
+    let mut tx = s.write().await.unwrap();
+    let mut q = yilian_store::sql::Sql::new(
+        "UPDATE residents SET region_code = '140599101202' WHERE id = ",
+    );
+    q.bind(b.id);
+    q.execute(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut c = s.read().await.unwrap();
+    assert_eq!(
+        sorted(monitoring::encounters(&mut c, &period).await.unwrap()),
+        expected
+    );
+    drop(c);
+
+    // The record is append-only: neither deleting an entry nor moving it
+    // to another day goes through, and the rollup is unchanged.
+    for sql in [
+        format!("DELETE FROM record_entries WHERE id = {first}"),
+        format!("UPDATE record_entries SET occurred_at = '2026-02-01T08:00:00' WHERE id = {first}"),
+    ] {
+        let mut tx = s.write().await.unwrap();
+        let refused = yilian_store::sql::Sql::new(&sql).execute(&mut tx).await;
+        assert!(refused.is_err(), "{sql} must be refused");
+        tx.rollback().await.unwrap();
+    }
+    let mut c = s.read().await.unwrap();
+    assert_eq!(
+        sorted(monitoring::encounters(&mut c, &period).await.unwrap()),
+        expected
+    );
+}
+
+/// A managed patient's facts for a period: the follow-ups inside it, and the
+/// institution and control of the last one (the later-written of two on the
+/// same day); enrolments after the period are not counted.
+async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
+    use yilian_store::care::{self, NewEnrolment, NewFollowUp};
+    use yilian_store::monitoring::{self, Period};
+    let s = &db.store;
+    let (county, town, village) = seed_institutions(s).await;
+    let mut tx = s.write().await.unwrap();
+    let a = residents::insert(
+        &mut tx,
+        &resident("140599101201", (1958, 3, 9), 11, "王建国", "14500001111"),
+        None,
+    )
+    .await
+    .unwrap();
+    let b = residents::insert(
+        &mut tx,
+        &resident("140599102201", (1961, 5, 2), 21, "李秀英", "14500002222"),
+        None,
+    )
+    .await
+    .unwrap();
+    let enrol = |resident_id: i64, program: &str, on: &str| NewEnrolment {
+        resident_id,
+        program: program.into(),
+        source: "screening".into(),
+        enrolled_on: on.into(),
+        factors: "{}".into(),
+        risk: "low".into(),
+        next_due: on.into(),
+        assessment_on: None,
+        plan: None,
+    };
+    let htn = care::insert_enrolment(&mut tx, &enrol(a.id, "hypertension", "2026-01-10"))
+        .await
+        .unwrap();
+    let dm = care::insert_enrolment(&mut tx, &enrol(a.id, "diabetes_t2", "2026-03-01"))
+        .await
+        .unwrap();
+    care::insert_enrolment(&mut tx, &enrol(b.id, "hypertension", "2026-06-01"))
+        .await
+        .unwrap();
+    for (date, controlled, institution) in [
+        ("2025-12-20", true, village),
+        ("2026-02-01", false, town),
+        ("2026-04-15", true, village),
+        ("2026-04-15", false, county),
+        ("2026-05-01", true, village),
+    ] {
+        care::insert_followup(
+            &mut tx,
+            &NewFollowUp {
+                enrolment_id: htn.id,
+                resident_id: a.id,
+                date: date.into(),
+                specialist_review: false,
+                sbp: Some(150),
+                dbp: Some(92),
+                heart_rate: None,
+                fasting_glucose: None,
+                hba1c: None,
+                weight_kg: None,
+                smoking: false,
+                adherence: "regular".into(),
+                controlled: Some(controlled),
+                risk_after: "low".into(),
+                note: String::new(),
+                practitioner_id: None,
+                institution_id: Some(institution),
+                recorded_by: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let period = Period {
+        from: "2026-01-01".into(),
+        to: "2026-05-01".into(),
+    };
+    let mut c = s.read().await.unwrap();
+    let mut facts = monitoring::chronic(&mut c, &period).await.unwrap();
+    facts.sort_by_key(|f| f.enrolment_id);
+    let got: Vec<_> = facts
+        .iter()
+        .map(|f| {
+            (
+                f.enrolment_id,
+                f.program.as_str(),
+                f.township.as_deref(),
+                f.followups,
+                f.institution_id,
+                f.controlled,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                htn.id,
+                "hypertension",
+                Some("140599101"),
+                3,
+                Some(county),
+                Some(0)
+            ),
+            (dm.id, "diabetes_t2", Some("140599101"), 0, None, None),
+        ]
+    );
 }
