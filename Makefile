@@ -23,7 +23,8 @@ build: assets
 demo: build
 	$(YILIAN) demo
 
-## The full test suite: unit, store contract and API tests (SQLite; PostgreSQL too when YILIAN_TEST_PG is set).
+## The full test suite: unit, store contract and API tests (SQLite; PostgreSQL too when YILIAN_TEST_PG is set),
+## and the benchmark results table's scripts.
 test: assets
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
@@ -31,6 +32,7 @@ test: assets
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
+	python3 -m unittest discover -s scripts -p 'test_*.py'
 
 ## The PostgreSQL leg: the contract and API suites against $(PG_URL).
 test-pg: assets
