@@ -33,6 +33,7 @@ contract!(
     candidates_are_stored_once,
     sessions_expire_and_audit_appends,
     access_log_group_commit_keeps_one_chain,
+    access_log_batch_with_a_failing_entry_fails_only_that_read,
     bulk_insert_and_ground_truth,
     bulk_referrals_read_back,
     backup_and_restore_round_trip,
@@ -2027,4 +2028,73 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
             (dm.id, "diabetes_t2", Some("140599101"), 0, None, None),
         ]
     );
+}
+
+/// A batch of logged reads in which one entry cannot be written (injected
+/// here by a trigger that refuses its username): the batch is retried entry
+/// by entry, so that read alone gets the error and every other read is
+/// logged, once, on an unbroken chain.
+async fn access_log_batch_with_a_failing_entry_fails_only_that_read(db: TestDb) {
+    use std::time::Duration;
+    use yilian_store::records::{self, NewAccess};
+    use yilian_store::sql::Sql;
+    let s = &db.store;
+    let mut tx = s.write().await.unwrap();
+    let poison = match s.backend() {
+        Backend::Sqlite => vec![
+            "CREATE TRIGGER poison BEFORE INSERT ON access_log WHEN NEW.username = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned entry'); END",
+        ],
+        Backend::Postgres => vec![
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.username = 'poison' THEN RAISE EXCEPTION 'poisoned entry'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON access_log FOR EACH ROW EXECUTE FUNCTION poison()",
+        ],
+    };
+    for sql in poison {
+        Sql::new(sql).execute(&mut tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let entry = |n: i64, username: &str| NewAccess {
+        user_id: Some(n),
+        username: username.into(),
+        role: "doctor".into(),
+        resident_id: 1000 + n,
+        part: "timeline".into(),
+        ground: "treating".into(),
+        outcome: "granted".into(),
+        ..Default::default()
+    };
+    let spawn = |e: NewAccess| {
+        let s = s.clone();
+        tokio::spawn(async move { s.log_access(e).await })
+    };
+    // Hold the log's head so that the writer queues: a first batch takes
+    // what has arrived, the rest — with the poisoned entry in the middle —
+    // wait together for the next.
+    let mut tx = s.write().await.unwrap();
+    let own = records::append_access(&mut tx, &entry(0, "holder"))
+        .await
+        .unwrap();
+    let mut good: Vec<_> = (1..=10).map(|n| spawn(entry(n, "reader"))).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    good.extend((11..=15).map(|n| spawn(entry(n, "reader"))));
+    let bad = spawn(entry(99, "poison"));
+    good.extend((16..=20).map(|n| spawn(entry(n, "reader"))));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tx.commit().await.unwrap();
+    let refused = bad.await.unwrap();
+    assert!(
+        refused.is_err(),
+        "the poisoned read is not answered as logged"
+    );
+    let mut ids = vec![own];
+    for t in good {
+        ids.push(t.await.unwrap().expect("every other read is logged"));
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=21).collect::<Vec<i64>>(), "each once, no gap");
+    let mut c = s.read().await.unwrap();
+    let v = records::verify(&mut c).await.unwrap();
+    assert_eq!((v.checked, v.broken), (21, None));
 }
