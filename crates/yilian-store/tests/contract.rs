@@ -1777,15 +1777,10 @@ async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
     assert_eq!(mine.items[0].resident_id, 1007);
 }
 
-/// The per-day encounter rollup the monitoring indicators read counts every
-/// encounter however it is written (one entry, a bulk load), nothing else,
-/// at the resident's township when written; record entries cannot be
-/// deleted or moved under it.
-async fn encounter_rollup_counts_every_write(db: TestDb) {
-    use yilian_store::monitoring::{self, Fact, Period};
-    use yilian_store::records;
-    let s = &db.store;
-    let (county, town, village) = seed_institutions(s).await;
+/// The three institutions, and a resident in each of two townships
+/// (桃源镇 140599101, 柳溪乡 140599102): (institutions, a, b).
+async fn seed_two_townships(s: &Store) -> ((i64, i64, i64), i64, i64) {
+    let institutions = seed_institutions(s).await;
     let mut tx = s.write().await.unwrap();
     let a = residents::insert(
         &mut tx,
@@ -1801,11 +1796,25 @@ async fn encounter_rollup_counts_every_write(db: TestDb) {
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
+    (institutions, a.id, b.id)
+}
+
+/// The per-day encounter rollup the monitoring indicators read counts every
+/// encounter however it is written (one entry, a bulk load), nothing else,
+/// at the resident's township when written; record entries cannot be
+/// deleted or moved under it.
+async fn encounter_rollup_counts_every_write(db: TestDb) {
+    use yilian_store::monitoring::{self, Fact, Period};
+    use yilian_store::records;
+    let s = &db.store;
+    let ((county, town, village), a, b) = seed_two_townships(s).await;
+    let mut tx = s.write().await.unwrap();
     // One at a time: the last second of March, and a lab result (not an encounter).
     let first = records::insert_entry(
         &mut tx,
         &entry(
-            a.id,
+            a,
             village,
             "encounter",
             "outpatient",
@@ -1817,7 +1826,7 @@ async fn encounter_rollup_counts_every_write(db: TestDb) {
     .unwrap();
     records::insert_entry(
         &mut tx,
-        &entry(a.id, county, "lab", "hba1c", "2026-04-01T08:00:00", true),
+        &entry(a, county, "lab", "hba1c", "2026-04-01T08:00:00", true),
     )
     .await
     .unwrap();
@@ -1834,11 +1843,11 @@ async fn encounter_rollup_counts_every_write(db: TestDb) {
     bulk::insert_encounters(
         &mut tx,
         &[
-            visit(a.id, town, "2026-04-01T08:00:00"),
-            visit(b.id, town, "2026-04-01T09:00:00"),
-            visit(b.id, town, "2026-04-01T10:00:00"),
-            visit(b.id, county, "2026-04-30T10:00:00"),
-            visit(b.id, county, "2026-05-01T00:00:00"),
+            visit(a, town, "2026-04-01T08:00:00"),
+            visit(b, town, "2026-04-01T09:00:00"),
+            visit(b, town, "2026-04-01T10:00:00"),
+            visit(b, county, "2026-04-30T10:00:00"),
+            visit(b, county, "2026-05-01T00:00:00"),
         ],
     )
     .await
@@ -1889,7 +1898,7 @@ async fn encounter_rollup_counts_every_write(db: TestDb) {
     let mut q = yilian_store::sql::Sql::new(
         "UPDATE residents SET region_code = '140599101202' WHERE id = ",
     );
-    q.bind(b.id);
+    q.bind(b);
     q.execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     let mut c = s.read().await.unwrap();
@@ -1924,22 +1933,8 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
     use yilian_store::care::{self, NewEnrolment, NewFollowUp};
     use yilian_store::monitoring::{self, Period};
     let s = &db.store;
-    let (county, town, village) = seed_institutions(s).await;
+    let ((county, town, village), a, b) = seed_two_townships(s).await;
     let mut tx = s.write().await.unwrap();
-    let a = residents::insert(
-        &mut tx,
-        &resident("140599101201", (1958, 3, 9), 11, "王建国", "14500001111"),
-        None,
-    )
-    .await
-    .unwrap();
-    let b = residents::insert(
-        &mut tx,
-        &resident("140599102201", (1961, 5, 2), 21, "李秀英", "14500002222"),
-        None,
-    )
-    .await
-    .unwrap();
     let enrol = |resident_id: i64, program: &str, on: &str| NewEnrolment {
         resident_id,
         program: program.into(),
@@ -1951,13 +1946,13 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
         assessment_on: None,
         plan: None,
     };
-    let htn = care::insert_enrolment(&mut tx, &enrol(a.id, "hypertension", "2026-01-10"))
+    let htn = care::insert_enrolment(&mut tx, &enrol(a, "hypertension", "2026-01-10"))
         .await
         .unwrap();
-    let dm = care::insert_enrolment(&mut tx, &enrol(a.id, "diabetes_t2", "2026-03-01"))
+    let dm = care::insert_enrolment(&mut tx, &enrol(a, "diabetes_t2", "2026-03-01"))
         .await
         .unwrap();
-    care::insert_enrolment(&mut tx, &enrol(b.id, "hypertension", "2026-06-01"))
+    care::insert_enrolment(&mut tx, &enrol(b, "hypertension", "2026-06-01"))
         .await
         .unwrap();
     for (date, controlled, institution) in [
@@ -1971,7 +1966,7 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
             &mut tx,
             &NewFollowUp {
                 enrolment_id: htn.id,
-                resident_id: a.id,
+                resident_id: a,
                 date: date.into(),
                 specialist_review: false,
                 sbp: Some(150),
