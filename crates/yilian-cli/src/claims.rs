@@ -24,24 +24,26 @@
 //! reads still open depend on the hour).
 //!
 //! **Adjudication is the service's own**: each claim goes through
-//! [`yilian_server::insurance::assess`] — the benefit level, the referral
-//! context (the visit's referral, or an accepted referral to the institution
-//! within 90 days, the "1+1+1" combination), the consortium charged, the
-//! policy version in force and the year-to-date fund payments all come from
-//! the store exactly as for a claim entered through the API.
+//! [`yilian_server::insurance::assess_batch`], the same facts and rules as
+//! [`yilian_server::insurance::assess`] for a claim entered through the API
+//! — the benefit level, the referral context (the visit's referral, or an
+//! accepted referral to the institution within 90 days, the "1+1+1"
+//! combination), the consortium charged, the policy version in force and the
+//! year-to-date fund payments all come from the store — but read for up to
+//! 500 claims in one statement instead of seven statements per claim.
 //!
-//! **Year to date.** `assess` reads the resident's year-to-date payments from
-//! the *stored* claims (same scheme and setting, service date on or before
-//! the claim's). So the claims are adjudicated in service-date order (then
-//! time of day, then entry) and stored in multi-row inserts, with one rule:
-//! the pending rows are flushed before a resident who already has a pending
-//! claim is assessed again. A resident's year to date depends only on that
-//! resident's claims, and every earlier one is then in the store (committed,
-//! or written earlier in the same transaction) when the next is assessed;
-//! no later claim can count, since later means a service date not before.
-//! The stored `ytd_fund_fen` is therefore what entering the year's claims
-//! one by one through the API in that order would have recorded, and
-//! `yilian insurance recompute` reproduces every claim.
+//! **Year to date.** A claim's year to date is read from the *stored* claims
+//! (same scheme and setting, service date on or before the claim's). So the
+//! claims are adjudicated in service-date order (then time of day, then
+//! entry), in batches that end before a resident's second claim: each batch
+//! is assessed, then stored, before the next is assessed. A resident's year
+//! to date depends only on that resident's claims, and every earlier one is
+//! then in the store (committed, or written earlier in the same
+//! transaction) when the next is assessed; no later claim can count, since
+//! later means a service date not before. The stored `ytd_fund_fen` is
+//! therefore what entering the year's claims one by one through the API in
+//! that order would have recorded, and `yilian insurance recompute`
+//! reproduces every claim.
 //!
 //! Claims more than 60 days old are valuated (核定), each with its fund
 //! share in the fund ledger ([`yilian_server::insurance::ledger_for`]),
@@ -53,7 +55,7 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate};
 use yilian_domain::insurance::{ClaimState, CostCategory, rule};
 use yilian_domain::money::{split_by_weights, yuan};
-use yilian_server::insurance::{ClaimRequest, ItemRequest, assess, ledger_for};
+use yilian_server::insurance::{ClaimRequest, ItemRequest, assess_batch, ledger_for};
 use yilian_store::Store;
 use yilian_store::generated::{self, ClaimEncounter};
 use yilian_store::insurance::{LedgerEntry, NewClaim, append_ledger};
@@ -210,72 +212,52 @@ pub async fn derive(store: &Store, seed: u64, today: NaiveDate) -> CliResult<Cla
     let mut next_analyze = FIRST_ANALYZE;
     for chunk in plan.chunks(TX_CLAIMS) {
         let mut tx = store.write().await?;
-        let mut pending: Vec<NewClaim> = Vec::new();
-        let mut pending_residents: HashSet<i64> = HashSet::new();
         let mut ledger: Vec<LedgerEntry> = Vec::new();
-        for p in chunk {
-            if pending_residents.contains(&p.resident_id) {
-                flush(&mut tx, &mut pending, &mut ledger).await?;
-                pending_residents.clear();
-            }
-            let req = ClaimRequest {
-                resident_id: p.resident_id,
-                institution_id: Some(p.institution_id),
-                service_date: p.date.to_string(),
-                setting: if p.inpatient {
-                    "inpatient"
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let batch = &rest[..distinct_run(rest, yilian_store::insurance::FACTS_BATCH)];
+            rest = &rest[batch.len()..];
+            let requests: Vec<(ClaimRequest, i64)> = batch
+                .iter()
+                .map(|p| (p.request(), p.institution_id))
+                .collect();
+            let outcomes = assess_batch(&mut tx, &versions, &requests)
+                .await
+                .map_err(crate::csvio::api_msg)?;
+            let mut pending: Vec<NewClaim> = Vec::with_capacity(batch.len());
+            for (p, outcome) in batch.iter().zip(outcomes) {
+                let (mut claim, adj) = match outcome {
+                    Ok(v) => v,
+                    Err(e) if e.body.code == "no_policy_in_force" => {
+                        t.no_policy += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(crate::csvio::api_msg(e).into()),
+                };
+                let age = (today - p.date).num_days();
+                let state = if age > VALUATED_DAYS {
+                    ClaimState::Valuated
+                } else if age >= CHECKED_DAYS {
+                    ClaimState::Checked
                 } else {
-                    "outpatient"
-                }
-                .into(),
-                items: p
-                    .items
-                    .iter()
-                    .map(|(category, amount_fen, covered)| ItemRequest {
-                        category: category.as_str().into(),
-                        amount_fen: *amount_fen,
-                        covered: Some(*covered),
-                    })
-                    .collect(),
-                referral_id: p.referral_id,
-                encounter_entry_id: p.entry_id,
-            };
-            let (mut claim, adj) = match assess(&mut tx, &versions, &req, p.institution_id).await {
-                Ok(v) => v,
-                Err(e) if e.body.code == "no_policy_in_force" => {
-                    t.no_policy += 1;
-                    continue;
-                }
-                Err(e) => return Err(crate::csvio::api_msg(e).into()),
-            };
-            let age = (today - p.date).num_days();
-            let state = if age > VALUATED_DAYS {
-                ClaimState::Valuated
-            } else if age >= CHECKED_DAYS {
-                ClaimState::Checked
-            } else {
-                ClaimState::Entered
-            };
-            claim.state = state.as_str().into();
-            claim.source = "generator".into();
-            t.claims += 1;
-            t.valuated += usize::from(state == ClaimState::Valuated);
-            t.fund_fen += adj.fund_fen;
-            t.resident_fen += adj.resident_fen;
-            t.penalised += usize::from(
-                adj.rules
-                    .iter()
-                    .any(|r| r.code == rule::MISSING_REFERRAL_PENALTY),
-            );
-            t.outside += usize::from(!claim.in_county);
-            pending_residents.insert(claim.resident_id);
-            pending.push(claim);
-            if pending.len() >= yilian_store::bulk::BATCH / 2 {
-                flush(&mut tx, &mut pending, &mut ledger).await?;
-                pending_residents.clear();
+                    ClaimState::Entered
+                };
+                claim.state = state.as_str().into();
+                claim.source = "generator".into();
+                t.claims += 1;
+                t.valuated += usize::from(state == ClaimState::Valuated);
+                t.fund_fen += adj.fund_fen;
+                t.resident_fen += adj.resident_fen;
+                t.penalised += usize::from(
+                    adj.rules
+                        .iter()
+                        .any(|r| r.code == rule::MISSING_REFERRAL_PENALTY),
+                );
+                t.outside += usize::from(!claim.in_county);
+                pending.push(claim);
             }
+            flush(&mut tx, &mut pending, &mut ledger).await?;
         }
-        flush(&mut tx, &mut pending, &mut ledger).await?;
         append_ledger(&mut tx, &ledger).await?;
         tx.commit().await?;
         if t.claims >= next_analyze {
@@ -285,6 +267,45 @@ pub async fn derive(store: &Store, seed: u64, today: NaiveDate) -> CliResult<Cla
     }
     t.seconds = started.elapsed().as_secs_f64();
     Ok(t)
+}
+
+/// How many leading claims (at most `max`) are of distinct residents: a
+/// batch adjudicated together, since a claim's year to date must count every
+/// earlier claim of its resident, stored before it is assessed.
+fn distinct_run(plan: &[Planned], max: usize) -> usize {
+    let mut seen = HashSet::new();
+    plan.iter()
+        .take(max)
+        .take_while(|p| seen.insert(p.resident_id))
+        .count()
+}
+
+impl Planned {
+    /// The claim as it would be entered through the API.
+    fn request(&self) -> ClaimRequest {
+        ClaimRequest {
+            resident_id: self.resident_id,
+            institution_id: Some(self.institution_id),
+            service_date: self.date.to_string(),
+            setting: if self.inpatient {
+                "inpatient"
+            } else {
+                "outpatient"
+            }
+            .into(),
+            items: self
+                .items
+                .iter()
+                .map(|(category, amount_fen, covered)| ItemRequest {
+                    category: category.as_str().into(),
+                    amount_fen: *amount_fen,
+                    covered: Some(*covered),
+                })
+                .collect(),
+            referral_id: self.referral_id,
+            encounter_entry_id: self.entry_id,
+        }
+    }
 }
 
 /// `yilian insurance recompute --year`: recomputes every claim of `year`

@@ -18,10 +18,10 @@ use yilian_domain::money::yuan;
 use yilian_domain::referral::Direction;
 use yilian_domain::registry::{Grade, InstitutionKind, Insurance};
 use yilian_store::insurance::{
-    self as store, ClaimFilter, ClaimRow, Leakage, LedgerEntry, NewClaim, NewSettlement,
-    SettlementRow,
+    self as store, ClaimFacts, ClaimFilter, ClaimRow, FactKey, Leakage, LedgerEntry, NewClaim,
+    NewSettlement, SettlementRow,
 };
-use yilian_store::{Conn, Page, Paging, Store, audit, registry, residents};
+use yilian_store::{Conn, Page, Paging, Store, audit, registry};
 
 use crate::care::visible_resident;
 use crate::error::{ApiError, ApiResult};
@@ -221,40 +221,128 @@ pub async fn assess(
     req: &ClaimRequest,
     institution_id: i64,
 ) -> ApiResult<(NewClaim, Adjudication)> {
-    let date = NaiveDate::parse_from_str(req.service_date.trim(), "%Y-%m-%d").map_err(|_| {
-        bad(
-            "service_date",
-            "就诊日期格式为 YYYY-MM-DD",
-            "service_date is YYYY-MM-DD",
-        )
-    })?;
-    let setting = Setting::parse_field("setting", req.setting.trim())?;
-    let mut items = Vec::with_capacity(req.items.len());
-    for (n, i) in req.items.iter().enumerate() {
-        let category = CostCategory::parse(i.category.trim()).ok_or_else(|| {
-            bad(
-                &format!("items[{n}].category"),
-                "费用类别须为 drugs/exams/treatment/beds/materials",
-                "category is one of drugs, exams, treatment, beds, materials",
-            )
-        })?;
-        items.push(CostItem {
-            category,
-            amount_fen: i.amount_fen,
-            covered: i.covered.unwrap_or(true),
+    let form = ClaimForm::parse(req, institution_id)?;
+    let facts = store::claim_facts(conn, std::slice::from_ref(&form.key))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    decide(conn, versions, req, form, facts).await
+}
+
+/// [`assess`] for many claims at once, with one facts statement per
+/// [`store::FACTS_BATCH`] claims instead of one claim's seven statements:
+/// the generator's year of claims. Each claim is decided on the store as it
+/// is, so its year to date counts none of the others: a caller puts at most
+/// one claim of a resident in a call, and stores them before the next call.
+/// The outer error is the store's; each claim has its own outcome.
+pub async fn assess_batch(
+    conn: &mut Conn,
+    versions: &[PolicyVersion],
+    claims: &[(ClaimRequest, i64)],
+) -> ApiResult<Vec<ApiResult<(NewClaim, Adjudication)>>> {
+    let forms: Vec<ApiResult<ClaimForm>> = claims
+        .iter()
+        .map(|(req, institution_id)| ClaimForm::parse(req, *institution_id))
+        .collect();
+    let keys: Vec<FactKey> = forms
+        .iter()
+        .filter_map(|f| f.as_ref().ok().map(|f| f.key.clone()))
+        .collect();
+    let mut facts = store::claim_facts(conn, &keys).await?.into_iter();
+    let mut out = Vec::with_capacity(claims.len());
+    for ((req, _), form) in claims.iter().zip(forms) {
+        out.push(match form {
+            Ok(form) => {
+                let f = facts.next().unwrap_or_default();
+                decide(conn, versions, req, form, f).await
+            }
+            Err(e) => Err(e),
         });
     }
-    let resident = residents::get(conn, req.resident_id)
-        .await?
-        .filter(|r| r.merged_into.is_none())
-        .ok_or_else(|| ApiError::not_found("居民"))?;
-    let inst = registry::get_institution(conn, institution_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("机构"))?;
-    let kind = InstitutionKind::parse(&inst.kind).ok_or_else(ApiError::internal)?;
-    let grade = inst.grade.as_deref().and_then(Grade::parse);
-    let home = &resident.region_code;
-    let (in_region, in_county) = rules::pooling(home, &inst.region_code);
+    Ok(out)
+}
+
+/// A claim request checked for form, with the key its facts are read by.
+struct ClaimForm {
+    date: NaiveDate,
+    setting: Setting,
+    items: Vec<CostItem>,
+    key: FactKey,
+}
+
+impl ClaimForm {
+    fn parse(req: &ClaimRequest, institution_id: i64) -> ApiResult<ClaimForm> {
+        let date =
+            NaiveDate::parse_from_str(req.service_date.trim(), "%Y-%m-%d").map_err(|_| {
+                bad(
+                    "service_date",
+                    "就诊日期格式为 YYYY-MM-DD",
+                    "service_date is YYYY-MM-DD",
+                )
+            })?;
+        let setting = Setting::parse_field("setting", req.setting.trim())?;
+        let mut items = Vec::with_capacity(req.items.len());
+        for (n, i) in req.items.iter().enumerate() {
+            let category = CostCategory::parse(i.category.trim()).ok_or_else(|| {
+                bad(
+                    &format!("items[{n}].category"),
+                    "费用类别须为 drugs/exams/treatment/beds/materials",
+                    "category is one of drugs, exams, treatment, beds, materials",
+                )
+            })?;
+            items.push(CostItem {
+                category,
+                amount_fen: i.amount_fen,
+                covered: i.covered.unwrap_or(true),
+            });
+        }
+        let key = FactKey {
+            resident_id: req.resident_id,
+            institution_id,
+            date: date.to_string(),
+            since: (date - Duration::days(REFERRAL_VALID_DAYS)).to_string(),
+            setting: setting.as_str().into(),
+            referral_id: req.referral_id,
+        };
+        Ok(ClaimForm {
+            date,
+            setting,
+            items,
+            key,
+        })
+    }
+}
+
+/// Applies the rules to a claim's stored facts.
+async fn decide(
+    conn: &mut Conn,
+    versions: &[PolicyVersion],
+    req: &ClaimRequest,
+    form: ClaimForm,
+    f: ClaimFacts,
+) -> ApiResult<(NewClaim, Adjudication)> {
+    let ClaimForm {
+        date,
+        setting,
+        items,
+        key,
+    } = form;
+    let (Some(home), Some(insurance), None) = (
+        f.resident_region.as_deref(),
+        f.resident_insurance.as_deref(),
+        f.resident_merged_into,
+    ) else {
+        return Err(ApiError::not_found("居民"));
+    };
+    let (Some(kind), Some(inst_region)) = (
+        f.institution_kind.as_deref(),
+        f.institution_region.as_deref(),
+    ) else {
+        return Err(ApiError::not_found("机构"));
+    };
+    let kind = InstitutionKind::parse(kind).ok_or_else(ApiError::internal)?;
+    let grade = f.institution_grade.as_deref().and_then(Grade::parse);
+    let (in_region, in_county) = rules::pooling(home, inst_region);
     let level = benefit_level(kind, grade, in_region).ok_or_else(|| {
         bad(
             "institution_id",
@@ -263,40 +351,25 @@ pub async fn assess(
         )
     })?;
     let policy = policy_in_force(versions, home, date)?.clone();
-    let referral = match req.referral_id {
-        Some(id) => {
-            let r = store::referral(conn, id)
-                .await?
-                .filter(|r| r.resident_id == resident.id && r.to_institution_id == institution_id)
-                .ok_or_else(|| {
-                    bad(
-                        "referral_id",
-                        "不是该居民转往该机构的转诊",
-                        "not a referral of this resident to this institution",
-                    )
-                })?;
-            Some(r)
-        }
-        None => {
-            let since = (date - Duration::days(REFERRAL_VALID_DAYS)).to_string();
-            store::referral_to(conn, resident.id, institution_id, &date.to_string(), &since).await?
-        }
-    };
-    let link = match &referral {
-        Some(r) => Some(ReferralLink {
-            direction: Direction::parse(&r.direction).ok_or_else(ApiError::internal)?,
-            in_consortium: yilian_store::remote::share_consortium(
-                conn,
-                r.from_institution_id,
-                r.to_institution_id,
-            )
-            .await?,
+    if req.referral_id.is_some()
+        && (f.referral_resident_id != Some(key.resident_id)
+            || f.referral_to_institution_id != Some(key.institution_id))
+    {
+        return Err(bad(
+            "referral_id",
+            "不是该居民转往该机构的转诊",
+            "not a referral of this resident to this institution",
+        ));
+    }
+    let link = match &f.referral_direction {
+        Some(d) => Some(ReferralLink {
+            direction: Direction::parse(d).ok_or_else(ApiError::internal)?,
+            in_consortium: f.referral_in_consortium != 0,
         }),
         None => None,
     };
-    let combo = store::in_contract_combination(conn, resident.id, institution_id).await?;
-    let context = referral_context(level, link, combo);
-    let scheme = Insurance::parse(&resident.insurance).unwrap_or(Insurance::Resident);
+    let context = referral_context(level, link, f.in_combination != 0);
+    let scheme = Insurance::parse(insurance).unwrap_or(Insurance::Resident);
     let input = ClaimInput {
         scheme,
         setting,
@@ -305,22 +378,28 @@ pub async fn assess(
         items,
         referral: context,
     };
-    let ytd = store::ytd_fund(
-        conn,
-        resident.id,
-        scheme.as_str(),
-        setting.as_str(),
-        &date.to_string(),
-    )
-    .await?;
+    // The facts count the stored scheme; one that does not parse is
+    // adjudicated as the residents' scheme, and its year to date with it.
+    let ytd = if scheme.as_str() == insurance {
+        f.ytd_fund_fen
+    } else {
+        store::ytd_fund(
+            conn,
+            key.resident_id,
+            scheme.as_str(),
+            setting.as_str(),
+            &key.date,
+        )
+        .await?
+    };
     let adj = adjudicate(&policy, &input, &YearToDate { fund_paid_fen: ytd })?;
     let claim = NewClaim {
-        resident_id: resident.id,
-        institution_id,
-        consortium_id: store::consortium_of_region(conn, home).await?,
-        referral_id: referral.map(|r| r.id),
+        resident_id: key.resident_id,
+        institution_id: key.institution_id,
+        consortium_id: f.consortium_id,
+        referral_id: f.referral_id,
         encounter_entry_id: req.encounter_entry_id,
-        service_date: date.to_string(),
+        service_date: key.date,
         scheme: scheme.as_str().into(),
         setting: setting.as_str().into(),
         level: level.as_str().into(),

@@ -348,18 +348,6 @@ pub async fn set_claim_state(
 
 // ------------------------------------------------------------------ where charged
 
-/// The county consortium whose region holds `region_code` (the capitation
-/// budget a resident belongs to).
-pub async fn consortium_of_region(
-    conn: &mut Conn,
-    region_code: &str,
-) -> Result<Option<i64>, StoreError> {
-    let mut q = Sql::new("SELECT MIN(id) FROM consortia WHERE kind = 'county_consortium' AND ");
-    q.bind(region_code).push(" LIKE region_code || '%'");
-    let v: Option<(Option<i64>,)> = q.fetch_optional(conn).await?;
-    Ok(v.and_then(|(id,)| id))
-}
-
 // ------------------------------------------------------------------ ledger
 
 /// One payment of the fund.
@@ -591,66 +579,101 @@ pub async fn settlements_of(conn: &mut Conn, year: i32) -> Result<Vec<Settlement
 
 // ------------------------------------------------------------------ facts for adjudication
 
-/// A referral that brought the resident to an institution.
-#[derive(Debug, Clone, FromRow)]
-pub struct ClaimReferral {
-    pub id: i64,
+/// What one claim is looked up by: the encounter's resident, institution,
+/// day and setting, and the referral it names (if any).
+#[derive(Debug, Clone)]
+pub struct FactKey {
     pub resident_id: i64,
-    pub from_institution_id: i64,
-    pub to_institution_id: i64,
-    pub direction: String,
-    pub state: String,
+    pub institution_id: i64,
+    /// The service day, `YYYY-MM-DD`.
+    pub date: String,
+    /// The first day a referral counts from (`date` less its validity).
+    pub since: String,
+    pub setting: String,
+    pub referral_id: Option<i64>,
 }
 
-const REFERRAL_COLS: &str =
-    "id, resident_id, from_institution_id, to_institution_id, direction, state FROM referrals";
-
-pub async fn referral(conn: &mut Conn, id: i64) -> Result<Option<ClaimReferral>, StoreError> {
-    let mut q = Sql::new(&format!("SELECT {REFERRAL_COLS} WHERE id = "));
-    q.bind(id);
-    q.fetch_optional(conn).await
+/// The stored facts a claim is adjudicated on (the rules are the domain's).
+/// Every column is `None`/0 where the row it comes from is missing.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct ClaimFacts {
+    pub resident_region: Option<String>,
+    pub resident_insurance: Option<String>,
+    pub resident_merged_into: Option<i64>,
+    pub institution_kind: Option<String>,
+    pub institution_grade: Option<String>,
+    pub institution_region: Option<String>,
+    /// The named referral, or else the most recent one of the resident to
+    /// the institution that was accepted (accepted, scheduled, arrived or
+    /// completed) and submitted from `since` to the end of `date`.
+    pub referral_id: Option<i64>,
+    pub referral_resident_id: Option<i64>,
+    pub referral_to_institution_id: Option<i64>,
+    pub referral_direction: Option<String>,
+    /// 1 when the referral's two institutions share a consortium.
+    pub referral_in_consortium: i64,
+    /// 1 when the institution is a hospital of the resident's active
+    /// "1+1+1" contract.
+    pub in_combination: i64,
+    /// The fund's payments to the resident this year up to `date` under the
+    /// stored insurance scheme and the setting (rejected claims left out).
+    pub ytd_fund_fen: i64,
+    /// The county consortium of the resident's region.
+    pub consortium_id: Option<i64>,
 }
 
-/// The most recent referral of the resident to `institution_id` that was
-/// accepted (accepted, scheduled, arrived or completed) and submitted
-/// within `days` before the end of `date`.
-pub async fn referral_to(
-    conn: &mut Conn,
-    resident_id: i64,
-    institution_id: i64,
-    date: &str,
-    since: &str,
-) -> Result<Option<ClaimReferral>, StoreError> {
-    let mut q = Sql::new(&format!("SELECT {REFERRAL_COLS} WHERE resident_id = "));
-    q.bind(resident_id)
-        .push(" AND to_institution_id = ")
-        .bind(institution_id)
-        .push(
-            " AND state IN ('accepted', 'scheduled', 'arrived', 'completed') AND submitted_at >= ",
-        )
-        .bind(since)
-        .push(" AND submitted_at <= ")
-        .bind(format!("{date}T23:59:59"))
-        .push(" ORDER BY submitted_at DESC, id DESC LIMIT 1");
-    q.fetch_optional(conn).await
-}
+/// Claim keys per facts statement: 7 parameters each.
+pub const FACTS_BATCH: usize = 500;
 
-/// Whether `institution_id` is one of the hospitals the resident chose in
-/// their active "1+1+1" contract.
-pub async fn in_contract_combination(
-    conn: &mut Conn,
-    resident_id: i64,
-    institution_id: i64,
-) -> Result<bool, StoreError> {
-    let mut q =
-        Sql::new("SELECT COUNT(*) FROM contracts WHERE status = 'active' AND resident_id = ");
-    q.bind(resident_id)
-        .push(" AND (secondary_hospital_id = ")
-        .bind(institution_id)
-        .push(" OR tertiary_hospital_id = ")
-        .bind(institution_id)
-        .push(")");
-    Ok(q.scalar_i64(conn).await? > 0)
+/// The facts of each key, in order, read in one statement per
+/// [`FACTS_BATCH`] keys. Each key sees the store as it is: the year to date
+/// of two keys of one resident does not include each other.
+pub async fn claim_facts(conn: &mut Conn, keys: &[FactKey]) -> Result<Vec<ClaimFacts>, StoreError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(FACTS_BATCH) {
+        let mut q = Sql::new(
+            "WITH k (n, resident_id, institution_id, day, since, setting, named) AS (VALUES ",
+        );
+        for (n, k) in chunk.iter().enumerate() {
+            q.push(if n == 0 { "(" } else { ", (" });
+            q.bind_list([
+                (n as i64).into(),
+                k.resident_id.into(),
+                k.institution_id.into(),
+                k.date.as_str().into(),
+                k.since.as_str().into(),
+                k.setting.as_str().into(),
+                k.referral_id.into(),
+            ]);
+            q.push(")");
+        }
+        q.push(&format!(
+            ") SELECT r.region_code AS resident_region, r.insurance AS resident_insurance, \
+             r.merged_into AS resident_merged_into, i.kind AS institution_kind, i.grade AS institution_grade, \
+             i.region_code AS institution_region, f.id AS referral_id, f.resident_id AS referral_resident_id, \
+             f.to_institution_id AS referral_to_institution_id, f.direction AS referral_direction, \
+             CASE WHEN f.id IS NOT NULL AND {shared} THEN 1 ELSE 0 END AS referral_in_consortium, \
+             CASE WHEN EXISTS (SELECT 1 FROM contracts ct WHERE ct.status = 'active' AND ct.resident_id = k.resident_id \
+               AND (ct.secondary_hospital_id = k.institution_id OR ct.tertiary_hospital_id = k.institution_id)) \
+               THEN 1 ELSE 0 END AS in_combination, \
+             (SELECT CAST(COALESCE(SUM(c.fund_fen), 0) AS BIGINT) FROM claims c WHERE c.resident_id = k.resident_id \
+               AND c.scheme = r.insurance AND c.setting = k.setting AND c.state <> 'rejected' \
+               AND c.service_date >= substr(k.day, 1, 4) || '-01-01' AND c.service_date <= k.day) AS ytd_fund_fen, \
+             (SELECT MIN(o.id) FROM consortia o WHERE o.kind = 'county_consortium' \
+               AND r.region_code LIKE o.region_code || '%') AS consortium_id \
+             FROM k LEFT JOIN residents r ON r.id = k.resident_id \
+             LEFT JOIN institutions i ON i.id = k.institution_id \
+             LEFT JOIN referrals f ON f.id = COALESCE(k.named, (SELECT x.id FROM referrals x \
+               WHERE x.resident_id = k.resident_id AND x.to_institution_id = k.institution_id \
+               AND x.state IN ('accepted', 'scheduled', 'arrived', 'completed') \
+               AND x.submitted_at >= k.since AND x.submitted_at <= k.day || 'T23:59:59' \
+               ORDER BY x.submitted_at DESC, x.id DESC LIMIT 1)) \
+             ORDER BY k.n",
+            shared = crate::remote::in_one_consortium("f.from_institution_id", "f.to_institution_id"),
+        ));
+        out.extend(q.fetch_all::<ClaimFacts>(conn).await?);
+    }
+    Ok(out)
 }
 
 /// A consortium's lead and members with their kind and grade.

@@ -407,14 +407,29 @@ pub async fn cancel(conn: &mut Conn, id: i64, reason: &str) -> Result<bool, Stor
 
 /// Whether two institutions belong to one consortium (as member or lead).
 pub async fn share_consortium(conn: &mut Conn, a: i64, b: i64) -> Result<bool, StoreError> {
-    let mut q = Sql::new("SELECT COUNT(*) FROM consortia c WHERE (c.lead_institution_id = ");
-    q.bind(a)
-        .push(" OR EXISTS (SELECT 1 FROM consortium_members m WHERE m.consortium_id = c.id AND m.institution_id = ")
+    let mut q = Sql::new("SELECT CASE WHEN ");
+    q.push(&in_one_consortium("p.a", "p.b"))
+        .push(" THEN 1 ELSE 0 END FROM (SELECT ")
         .bind(a)
-        .push(")) AND (c.lead_institution_id = ")
+        .push(" AS a, ")
         .bind(b)
-        .push(" OR EXISTS (SELECT 1 FROM consortium_members m WHERE m.consortium_id = c.id AND m.institution_id = ")
-        .bind(b)
-        .push("))");
+        .push(" AS b) p");
     Ok(q.scalar_i64(conn).await? > 0)
+}
+
+/// SQL: whether the institutions with ids `a` and `b` (column expressions)
+/// belong to one consortium, as member or lead. Shared by
+/// [`share_consortium`] and the insurance facts of a claim.
+pub(crate) fn in_one_consortium(a: &str, b: &str) -> String {
+    let part_of = |x: &str| {
+        format!(
+            "(c.lead_institution_id = {x} OR EXISTS (SELECT 1 FROM consortium_members m \
+             WHERE m.consortium_id = c.id AND m.institution_id = {x}))"
+        )
+    };
+    format!(
+        "EXISTS (SELECT 1 FROM consortia c WHERE {} AND {})",
+        part_of(a),
+        part_of(b)
+    )
 }

@@ -20,6 +20,7 @@ both_backends!(
     an_overrun_is_not_covered,
     every_claim_recomputes_identically_from_its_stored_policy,
     claims_are_scoped_and_the_resident_sees_what_they_paid,
+    a_batch_of_claims_is_decided_as_each_claim_alone,
 );
 
 /// A county consortium of H1, WA and VA1; returns its id.
@@ -218,25 +219,7 @@ async fn an_in_consortium_referral_waives_the_deductible_and_skipping_one_costs_
 ) {
     consortium(&app).await;
     let r = patient(&app, 44).await;
-    let vd = app.login("vd_a1").await;
-    let referral: Value = app
-        .post(&vd, "/api/v1/referrals", &json!({"resident_id": r, "direction": "up", "to_institution_code": "H1",
-            "to_department": "心内科", "icd10": "I10", "diagnosis": "高血压3级", "reason": "血压控制不佳，需调整方案",
-            "justification": "规范治疗3个月血压仍未达标"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let desk = app.login("desk").await;
-    let id = referral["id"].as_i64().unwrap();
-    let accepted = app
-        .post(
-            &desk,
-            &format!("/api/v1/referrals/{id}/events"),
-            &json!({"event": "accept"}),
-        )
-        .await;
-    assert_eq!(accepted.status(), StatusCode::OK);
+    let id = accepted_referral_to_h1(&app, r).await;
     let today = yilian_server::state::today().to_string();
     let sp = app.login("specialist").await;
     // The accepted referral is found: no second deductible.
@@ -265,6 +248,115 @@ async fn an_in_consortium_referral_waives_the_deductible_and_skipping_one_costs_
             .await
             .status(),
         StatusCode::FORBIDDEN
+    );
+}
+
+/// An upward referral of the resident from VA1 to H1, accepted; its id.
+async fn accepted_referral_to_h1(app: &TestApp, resident: i64) -> i64 {
+    let vd = app.login("vd_a1").await;
+    let referral: Value = app
+        .post(&vd, "/api/v1/referrals", &json!({"resident_id": resident, "direction": "up", "to_institution_code": "H1",
+            "to_department": "心内科", "icd10": "I10", "diagnosis": "高血压3级", "reason": "血压控制不佳，需调整方案",
+            "justification": "规范治疗3个月血压仍未达标"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let desk = app.login("desk").await;
+    let id = referral["id"].as_i64().unwrap();
+    let accepted = app
+        .post(
+            &desk,
+            &format!("/api/v1/referrals/{id}/events"),
+            &json!({"event": "accept"}),
+        )
+        .await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    id
+}
+
+/// The generator's batch path decides every claim exactly as the API's
+/// one-claim path: the same facts (found and named referrals, the year to
+/// date, the consortium charged), the same rules, the same refusals.
+async fn a_batch_of_claims_is_decided_as_each_claim_alone(app: TestApp) {
+    use yilian_server::insurance::{ClaimRequest, ItemRequest, assess, assess_batch, policies};
+    consortium(&app).await;
+    let referred = patient(&app, 47).await;
+    let referral = accepted_referral_to_h1(&app, referred).await;
+    let paid_before = patient(&app, 48).await;
+    let unreferred = patient(&app, 49).await;
+    let ins = app.login("insurer").await;
+    let h1 = institution_id(&app, &ins, "H1").await;
+    let t3 = institution_id(&app, &ins, "T3").await;
+    let today = yilian_server::state::today().to_string();
+    // An earlier stay this year: the fund has paid the resident something.
+    let earlier = enter(
+        &app,
+        &ins,
+        &stay(paid_before, Some(h1), &format!("{}-01-02", &today[..4])),
+    )
+    .await;
+    assert!(earlier["fund_fen"].as_i64().unwrap() > 0);
+    let claim =
+        |resident: i64, institution: i64, date: &str, referral_id: Option<i64>| ClaimRequest {
+            resident_id: resident,
+            institution_id: Some(institution),
+            service_date: date.into(),
+            setting: "inpatient".into(),
+            items: vec![ItemRequest {
+                category: "beds".into(),
+                amount_fen: 300_000,
+                covered: Some(true),
+            }],
+            referral_id,
+            encounter_entry_id: None,
+        };
+    let claims = [
+        (claim(referred, h1, &today, None), h1),
+        (claim(paid_before, h1, &today, None), h1),
+        (claim(unreferred, t3, &today, None), t3),
+        // Someone else's referral, a resident who does not exist, a day
+        // that is not a date, a day no policy covers.
+        (claim(unreferred, h1, &today, Some(referral)), h1),
+        (claim(9_999_999, h1, &today, None), h1),
+        (claim(referred, h1, "2026-13-01", None), h1),
+        (claim(paid_before, h1, "2001-06-01", None), h1),
+    ];
+    let store = &app.db.store;
+    let versions = policies(store).await.unwrap();
+    let describe = |r: &Result<_, yilian_server::error::ApiError>| match r {
+        Ok((c, a)) => format!("{c:?} {a:?}"),
+        Err(e) => format!("error {}", e.body.code),
+    };
+    let mut c = store.write().await.unwrap();
+    let batch = assess_batch(&mut c, &versions, &claims).await.unwrap();
+    assert_eq!(batch.len(), claims.len());
+    let mut alone = Vec::new();
+    for (req, institution) in &claims {
+        alone.push(describe(
+            &assess(&mut c, &versions, req, *institution).await,
+        ));
+    }
+    let batch: Vec<String> = batch.iter().map(describe).collect();
+    assert_eq!(batch, alone);
+    // And the facts were the right ones.
+    assert!(
+        batch[0].contains(&format!("referral_id: Some({referral})")),
+        "{}",
+        batch[0]
+    );
+    assert!(batch[0].contains("referred_in_consortium"), "{}", batch[0]);
+    let ytd = format!("ytd_fund_fen: {}", earlier["fund_fen"]);
+    assert!(batch[1].contains(&ytd), "{}", batch[1]);
+    assert!(batch[2].contains("missing_required"), "{}", batch[2]);
+    assert_eq!(
+        batch[3..],
+        [
+            "error invalid_claim",
+            "error not_found",
+            "error invalid_claim",
+            "error no_policy_in_force"
+        ]
     );
 }
 
