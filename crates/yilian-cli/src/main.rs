@@ -279,7 +279,7 @@ async fn run(cli: Cli) -> CliResult {
             demo_password,
             skip,
         } => {
-            let store = Store::open(&db).await?;
+            let store = Store::open_as(&db, yilian_store::Load::Bulk).await?;
             if !generate::is_empty(&store).await? {
                 return Err("the store is not empty: generate into a fresh database".into());
             }

@@ -350,7 +350,7 @@ async fn decide(
             "public-health institutions give no reimbursable care",
         )
     })?;
-    let policy = policy_in_force(versions, home, date)?.clone();
+    let policy = policy_in_force(versions, home, date)?;
     if req.referral_id.is_some()
         && (f.referral_resident_id != Some(key.resident_id)
             || f.referral_to_institution_id != Some(key.institution_id))
@@ -392,7 +392,7 @@ async fn decide(
         )
         .await?
     };
-    let adj = adjudicate(&policy, &input, &YearToDate { fund_paid_fen: ytd })?;
+    let adj = adjudicate(policy, &input, &YearToDate { fund_paid_fen: ytd })?;
     let claim = NewClaim {
         resident_id: key.resident_id,
         institution_id: key.institution_id,

@@ -566,3 +566,35 @@ pub async fn insert_referrals(
     }
     Ok(ids)
 }
+
+/// Drops `table`'s plain (non-unique) secondary indexes for a bulk load and
+/// returns their definitions for [`create_indexes`] once the load is over.
+/// Each row inserted into a table with random-key indexes (a resident's
+/// name, pinyin, phone …) touches one random page per index; built once
+/// from the loaded rows, an index is a sort. Unique indexes stay: they are
+/// constraints the load must respect.
+pub async fn drop_plain_indexes(conn: &mut Conn, table: &str) -> Result<Vec<String>, StoreError> {
+    let mut q = Sql::new(if conn.backend_name() == "SQLite" {
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+         AND sql NOT LIKE 'CREATE UNIQUE%' AND tbl_name = "
+    } else {
+        "SELECT CAST(indexname AS TEXT), indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+         AND indexdef NOT LIKE 'CREATE UNIQUE%' AND tablename = "
+    });
+    q.bind(table).push(" ORDER BY 1");
+    let found: Vec<(String, String)> = q.fetch_all(conn).await?;
+    for (name, _) in &found {
+        Sql::new(&format!("DROP INDEX \"{}\"", name.replace('"', "")))
+            .execute(conn)
+            .await?;
+    }
+    Ok(found.into_iter().map(|(_, sql)| sql).collect())
+}
+
+/// Creates the indexes [`drop_plain_indexes`] took off.
+pub async fn create_indexes(conn: &mut Conn, definitions: &[String]) -> Result<(), StoreError> {
+    for d in definitions {
+        Sql::new(d).execute(conn).await?;
+    }
+    Ok(())
+}

@@ -148,10 +148,34 @@ pub fn redact(url: &str) -> String {
 
 static DRIVERS: std::sync::Once = std::sync::Once::new();
 
+/// What a store is opened for; on SQLite it sets the connections and the
+/// page cache (PostgreSQL is tuned on its server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// Many concurrent requests: 8 connections, 32 MB of page cache each,
+    /// the file mapped.
+    Serve,
+    /// One process loading a county (`yilian generate`): one connection with
+    /// a 512 MB page cache. Writes are serial anyway (one writer at a time);
+    /// with several connections each write transaction ran on the next one
+    /// in the pool, whose cache SQLite had emptied because another
+    /// connection wrote since, so every transaction read the indexes it
+    /// touched again. The caller must never hold two connections at once.
+    Bulk,
+}
+
+const SERVE_CACHE_KIB: u32 = 32 * 1024;
+const BULK_CACHE_KIB: u32 = 512 * 1024;
+
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`). A SQLite file is
     /// created if missing, in WAL mode with foreign keys on.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_as(url, Load::Serve).await
+    }
+
+    /// [`Store::connect`] for `load`.
+    pub async fn connect_as(url: &str, load: Load) -> Result<Store, StoreError> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
         let full = match backend {
@@ -164,9 +188,10 @@ impl Store {
             .map_err(|_| StoreError::BadUrl(redact(url)))?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
-        let max = match backend {
-            Backend::Sqlite => 8,
-            Backend::Postgres => 16,
+        let (max, cache_kib) = match (backend, load) {
+            (Backend::Sqlite, Load::Serve) => (8, SERVE_CACHE_KIB),
+            (Backend::Sqlite, Load::Bulk) => (1, BULK_CACHE_KIB),
+            (Backend::Postgres, _) => (16, 0),
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
@@ -174,14 +199,14 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(
-                            // A 2 MB default page cache made random row
-                            // lookups (work lists join residents) read pages
-                            // again on every request; map the file instead.
+                        // A 2 MB default page cache made random row
+                        // lookups (work lists join residents) read pages
+                        // again on every request; map the file instead.
+                        let pragmas = format!(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                             PRAGMA cache_size=-32768; PRAGMA mmap_size=1073741824;",
-                        )
-                        .await?;
+                             PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size=1073741824;"
+                        );
+                        conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     }
                     Ok(())
                 })
@@ -216,7 +241,12 @@ impl Store {
 
     /// Connects and migrates: what every command does first.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let s = Store::connect(url).await?;
+        Store::open_as(url, Load::Serve).await
+    }
+
+    /// [`Store::open`] for `load`.
+    pub async fn open_as(url: &str, load: Load) -> Result<Store, StoreError> {
+        let s = Store::connect_as(url, load).await?;
         s.migrate().await?;
         Ok(s)
     }

@@ -41,6 +41,7 @@ contract!(
     recognition_orders_and_report,
     encounter_rollup_counts_every_write,
     chronic_facts_take_the_periods_last_followup,
+    plain_indexes_come_off_for_a_load_and_go_back_after,
 );
 
 const TODAY: (i32, u32, u32) = (2026, 11, 22);
@@ -2092,4 +2093,43 @@ async fn access_log_batch_with_a_failing_entry_fails_only_that_read(db: TestDb) 
     let mut c = s.read().await.unwrap();
     let v = records::verify(&mut c).await.unwrap();
     assert_eq!((v.checked, v.broken), (21, None));
+}
+
+/// The generator's load takes the residents' plain indexes off and builds
+/// them again afterwards: exactly those, never a unique one (identity number
+/// and health card stay enforced during the load), and all of them back.
+async fn plain_indexes_come_off_for_a_load_and_go_back_after(db: TestDb) {
+    let s = &db.store;
+    let mut tx = s.write().await.unwrap();
+    let defs = bulk::drop_plain_indexes(&mut tx, "residents")
+        .await
+        .unwrap();
+    for name in [
+        "residents_phone",
+        "residents_pinyin",
+        "residents_region",
+        "residents_household",
+    ] {
+        assert!(defs.iter().any(|d| d.contains(name)), "{name} in {defs:?}");
+    }
+    assert!(
+        defs.iter()
+            .all(|d| !d.to_uppercase().starts_with("CREATE UNIQUE")),
+        "{defs:?}"
+    );
+    assert!(
+        bulk::drop_plain_indexes(&mut tx, "residents")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    bulk::create_indexes(&mut tx, &defs).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        bulk::drop_plain_indexes(&mut tx, "residents")
+            .await
+            .unwrap(),
+        defs
+    );
 }
