@@ -1728,22 +1728,27 @@ async fn recognition_orders_and_report(db: TestDb) {
 #[path = "contract/remote.rs"]
 mod remote;
 
-/// Reads logged at the same moment through the store's writer (batched) and
-/// an append inside a caller's transaction all land, each once, on one
-/// unbroken chain.
-async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
-    use yilian_store::records::{self, NewAccess};
-    let s = &db.store;
-    let entry = |n: i64| NewAccess {
+/// A treating doctor's granted read of resident 1000 + `n`'s timeline.
+fn timeline_read(n: i64, username: &str) -> yilian_store::records::NewAccess {
+    yilian_store::records::NewAccess {
         user_id: Some(n),
-        username: format!("reader{n}"),
+        username: username.into(),
         role: "doctor".into(),
         resident_id: 1000 + n,
         part: "timeline".into(),
         ground: "treating".into(),
         outcome: "granted".into(),
         ..Default::default()
-    };
+    }
+}
+
+/// Reads logged at the same moment through the store's writer (batched) and
+/// an append inside a caller's transaction all land, each once, on one
+/// unbroken chain.
+async fn access_log_group_commit_keeps_one_chain(db: TestDb) {
+    use yilian_store::records;
+    let s = &db.store;
+    let entry = |n: i64| timeline_read(n, &format!("reader{n}"));
     let tasks: Vec<_> = (0..40)
         .map(|n| {
             let s = s.clone();
@@ -2051,16 +2056,7 @@ async fn access_log_batch_with_a_failing_entry_fails_only_that_read(db: TestDb) 
         Sql::new(sql).execute(&mut tx).await.unwrap();
     }
     tx.commit().await.unwrap();
-    let entry = |n: i64, username: &str| NewAccess {
-        user_id: Some(n),
-        username: username.into(),
-        role: "doctor".into(),
-        resident_id: 1000 + n,
-        part: "timeline".into(),
-        ground: "treating".into(),
-        outcome: "granted".into(),
-        ..Default::default()
-    };
+    let entry = timeline_read;
     let spawn = |e: NewAccess| {
         let s = s.clone();
         tokio::spawn(async move { s.log_access(e).await })
