@@ -156,6 +156,9 @@ fn generate_export_and_import_round_trip_the_registries() {
             "{what}: {err}"
         );
     }
+    // The generator builds the residents' plain indexes after its load:
+    // the generated store has every index of a store that never lost one.
+    assert_eq!(indexes(&a), indexes(&b));
     let again = dir.path().join("institutions-b.csv");
     ok(&yilian(
         &b,
@@ -418,6 +421,20 @@ async fn check_exams(c: &mut yilian_store::Conn, err: &str) {
 /// are booked in the fund ledger once valuated, and reproduce exactly when
 /// recomputed from their stored policy versions (also through
 /// `yilian insurance recompute`).
+/// Every index of a SQLite store: (name, definition).
+fn indexes(db: &str) -> Vec<(String, Option<String>)> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = yilian_store::Store::open(db).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        yilian_store::sql::Sql::new(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+    })
+}
+
 fn check_claims(db: &str, err: &str) {
     use yilian_store::Store;
     use yilian_store::sql::Sql;

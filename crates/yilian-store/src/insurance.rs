@@ -306,19 +306,29 @@ pub async fn ytd_fund(
     setting: &str,
     date: &str,
 ) -> Result<i64, StoreError> {
-    let mut q = Sql::new(
-        "SELECT CAST(COALESCE(SUM(fund_fen), 0) AS BIGINT) FROM claims WHERE resident_id = ",
-    );
-    q.bind(resident_id)
-        .push(" AND scheme = ")
+    let mut q = Sql::new("SELECT ");
+    q.push(&ytd_sum("p.r", "p.s", "p.t", "p.d"))
+        .push(" FROM (SELECT ")
+        .bind(resident_id)
+        .push(" AS r, ")
         .bind(scheme)
-        .push(" AND setting = ")
+        .push(" AS s, ")
         .bind(setting)
-        .push(" AND state <> 'rejected' AND service_date >= ")
-        .bind(format!("{}-01-01", date.get(..4).unwrap_or("0000")))
-        .push(" AND service_date <= ")
-        .bind(date);
+        .push(" AS t, ")
+        .bind(date)
+        .push(" AS d) p");
     q.scalar_i64(conn).await
+}
+
+/// SQL: the year to date of [`ytd_fund`] for column expressions — the
+/// resident, scheme, setting and day (`YYYY-MM-DD`). Shared by
+/// [`ytd_fund`] and [`claim_facts`].
+fn ytd_sum(resident: &str, scheme: &str, setting: &str, day: &str) -> String {
+    format!(
+        "(SELECT CAST(COALESCE(SUM(c.fund_fen), 0) AS BIGINT) FROM claims c WHERE c.resident_id = {resident} \
+         AND c.scheme = {scheme} AND c.setting = {setting} AND c.state <> 'rejected' \
+         AND c.service_date >= substr({day}, 1, 4) || '-01-01' AND c.service_date <= {day})"
+    )
 }
 
 /// Moves a claim from `from` to `to` (optimistic: only if still in `from`
@@ -656,9 +666,7 @@ pub async fn claim_facts(conn: &mut Conn, keys: &[FactKey]) -> Result<Vec<ClaimF
              CASE WHEN EXISTS (SELECT 1 FROM contracts ct WHERE ct.status = 'active' AND ct.resident_id = k.resident_id \
                AND (ct.secondary_hospital_id = k.institution_id OR ct.tertiary_hospital_id = k.institution_id)) \
                THEN 1 ELSE 0 END AS in_combination, \
-             (SELECT CAST(COALESCE(SUM(c.fund_fen), 0) AS BIGINT) FROM claims c WHERE c.resident_id = k.resident_id \
-               AND c.scheme = r.insurance AND c.setting = k.setting AND c.state <> 'rejected' \
-               AND c.service_date >= substr(k.day, 1, 4) || '-01-01' AND c.service_date <= k.day) AS ytd_fund_fen, \
+             {ytd} AS ytd_fund_fen, \
              (SELECT MIN(o.id) FROM consortia o WHERE o.kind = 'county_consortium' \
                AND r.region_code LIKE o.region_code || '%') AS consortium_id \
              FROM k LEFT JOIN residents r ON r.id = k.resident_id \
@@ -670,6 +678,7 @@ pub async fn claim_facts(conn: &mut Conn, keys: &[FactKey]) -> Result<Vec<ClaimF
                ORDER BY x.submitted_at DESC, x.id DESC LIMIT 1)) \
              ORDER BY k.n",
             shared = crate::remote::in_one_consortium("f.from_institution_id", "f.to_institution_id"),
+            ytd = ytd_sum("k.resident_id", "r.insurance", "k.setting", "k.day"),
         ));
         out.extend(q.fetch_all::<ClaimFacts>(conn).await?);
     }

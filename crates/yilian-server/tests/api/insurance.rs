@@ -358,6 +358,16 @@ async fn a_batch_of_claims_is_decided_as_each_claim_alone(app: TestApp) {
             "error no_policy_in_force"
         ]
     );
+    // A stored scheme that does not read is adjudicated as the residents'
+    // scheme, with that scheme's year to date.
+    yilian_store::sql::Sql::new("UPDATE residents SET insurance = 'unreadable' WHERE id = ")
+        .bind(paid_before)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (claim, _) = assess(&mut c, &versions, &claims[1].0, h1).await.unwrap();
+    assert_eq!(claim.scheme, "resident");
+    assert_eq!(claim.ytd_fund_fen, earlier["fund_fen"].as_i64().unwrap());
 }
 
 async fn claims_are_checked_valuated_or_rejected_and_valuation_books_the_ledger(app: TestApp) {
