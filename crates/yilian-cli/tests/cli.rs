@@ -128,6 +128,7 @@ fn generate_export_and_import_round_trip_the_registries() {
     check_referrals(&a, &err);
     check_records(&a, &err);
     check_claims(&a, &err);
+    check_townships(&a);
     assert!(
         !yilian(&a, &["generate", "--residents", "10"])
             .status
@@ -417,24 +418,54 @@ async fn check_exams(c: &mut yilian_store::Conn, err: &str) {
     assert_eq!(repeats, notes);
 }
 
+/// Rows of a SQLite store a statement returns.
+fn rows<T>(db: &str, sql: &str) -> Vec<T>
+where
+    T: for<'r> yilian_store::sqlx::FromRow<'r, yilian_store::sqlx::any::AnyRow> + Send + Unpin,
+{
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = yilian_store::Store::open(db).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        yilian_store::sql::Sql::new(sql)
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    })
+}
+
+/// Every index of a SQLite store: (name, definition).
+fn indexes(db: &str) -> Vec<(String, Option<String>)> {
+    rows(
+        db,
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name",
+    )
+}
+
+/// Every generated contract, chronic enrolment and remote request carries
+/// its resident's township (kept by the database, migration 0013), and
+/// there are rows of each to check.
+fn check_townships(db: &str) {
+    for table in ["contracts", "enrolments", "remote_requests"] {
+        let counts: Vec<(i64, i64)> = rows(
+            db,
+            &format!(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN x.township IS substr(r.region_code, 1, 9) THEN 0 ELSE 1 END), 0) \
+                 FROM {table} x JOIN residents r ON r.id = x.resident_id"
+            ),
+        );
+        let (n, wrong) = counts[0];
+        assert!(n > 0, "{table}: none generated");
+        assert_eq!(
+            wrong, 0,
+            "{table}: {wrong} of {n} rows with another township than their resident's"
+        );
+    }
+}
+
 /// The year's claims agree with the line the generator printed, add up,
 /// are booked in the fund ledger once valuated, and reproduce exactly when
 /// recomputed from their stored policy versions (also through
 /// `yilian insurance recompute`).
-/// Every index of a SQLite store: (name, definition).
-fn indexes(db: &str) -> Vec<(String, Option<String>)> {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let store = yilian_store::Store::open(db).await.unwrap();
-        let mut c = store.read().await.unwrap();
-        yilian_store::sql::Sql::new(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name",
-        )
-        .fetch_all(&mut c)
-        .await
-        .unwrap()
-    })
-}
-
 fn check_claims(db: &str, err: &str) {
     use yilian_store::Store;
     use yilian_store::sql::Sql;

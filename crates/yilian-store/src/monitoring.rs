@@ -113,7 +113,10 @@ pub async fn test_orders(conn: &mut Conn, p: &Period) -> Result<Vec<OrderFact>, 
 }
 
 /// A signed remote read requested in the period (one row each: turnaround
-/// medians cannot be summed).
+/// medians cannot be summed). The township here and in [`ChronicFact`] and
+/// [`ContractFact`] is the copy the database keeps on the row (migration
+/// 0013): always the resident's current township, read without a join to the
+/// residents.
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct ReadFact {
     pub month: String,
@@ -127,8 +130,7 @@ pub struct ReadFact {
 pub async fn remote_reads(conn: &mut Conn, p: &Period) -> Result<Vec<ReadFact>, StoreError> {
     let mut q = Sql::new(
         "SELECT substr(q.requested_at, 1, 7) AS month, q.from_institution_id AS institution_id, \
-         substr(r.region_code, 1, 9) AS township, q.requested_at, q.due_at, q.signed_at \
-         FROM remote_requests q JOIN residents r ON r.id = q.resident_id \
+         q.township, q.requested_at, q.due_at, q.signed_at FROM remote_requests q \
          WHERE q.state = 'signed' AND q.signed_at IS NOT NULL AND q.requested_at >= ",
     );
     q.bind(p.from.as_str())
@@ -155,7 +157,7 @@ pub struct ChronicFact {
 pub async fn chronic(conn: &mut Conn, p: &Period) -> Result<Vec<ChronicFact>, StoreError> {
     // Placeholders are positional on SQLite, so each use binds again.
     let mut q = Sql::new(
-        "SELECT e.id AS enrolment_id, e.resident_id, e.program, e.enrolled_on, substr(r.region_code, 1, 9) AS township, ",
+        "SELECT e.id AS enrolment_id, e.resident_id, e.program, e.enrolled_on, e.township, ",
     );
     for (what, alias) in [
         ("f.institution_id", "institution_id"),
@@ -182,8 +184,7 @@ pub async fn chronic(conn: &mut Conn, p: &Period) -> Result<Vec<ChronicFact>, St
         }
     }
     q.push(
-        " FROM enrolments e JOIN residents r ON r.id = e.resident_id \
-         WHERE e.status = 'active' AND e.program IN ('hypertension', 'diabetes_t2') AND e.enrolled_on < ",
+        " FROM enrolments e WHERE e.status = 'active' AND e.program IN ('hypertension', 'diabetes_t2') AND e.enrolled_on < ",
     )
     .bind(p.to.as_str());
     q.fetch_all(conn).await
@@ -238,9 +239,8 @@ pub struct ContractFact {
 
 pub async fn active_contracts(conn: &mut Conn) -> Result<Vec<ContractFact>, StoreError> {
     Sql::new(
-        "SELECT c.id, c.resident_id, t.institution_id, substr(r.region_code, 1, 9) AS township, c.start_date, c.end_date \
-         FROM contracts c JOIN teams t ON t.id = c.team_id JOIN residents r ON r.id = c.resident_id \
-         WHERE c.status = 'active'",
+        "SELECT c.id, c.resident_id, t.institution_id, COALESCE(c.township, '') AS township, c.start_date, c.end_date \
+         FROM contracts c JOIN teams t ON t.id = c.team_id WHERE c.status = 'active'",
     )
     .fetch_all(conn)
     .await

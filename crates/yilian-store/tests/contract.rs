@@ -41,6 +41,7 @@ contract!(
     recognition_orders_and_report,
     encounter_rollup_counts_every_write,
     chronic_facts_take_the_periods_last_followup,
+    township_on_rows_follows_the_resident,
     plain_indexes_come_off_for_a_load_and_go_back_after,
 );
 
@@ -2029,6 +2030,149 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
             (dm.id, "diabetes_t2", Some("140599101"), 0, None, None),
         ]
     );
+}
+
+/// The township the indicators count contracts, chronic enrolments and
+/// remote reads by is kept on those rows (migration 0013): set from the
+/// resident when a row is written, rewritten on every row of a resident who
+/// moves to another township, untouched by a move within one — so the facts
+/// always carry the resident's current township, as a join would.
+async fn township_on_rows_follows_the_resident(db: TestDb) {
+    use yilian_store::care::{self, NewContract, NewEnrolment};
+    use yilian_store::monitoring::{self, Period};
+    use yilian_store::remote::{self, NewRequest};
+    let s = &db.store;
+    let ((county, town, _), a, b) = seed_two_townships(s).await;
+    let mut tx = s.write().await.unwrap();
+    let doctor = registry::insert_practitioner(
+        &mut tx,
+        &PractitionerData {
+            code: "P1".into(),
+            name: "钱医生".into(),
+            sex: "male".into(),
+            profession: Profession::LicensedPhysician,
+            specialty: None,
+            is_gp: true,
+            is_tcm: false,
+            phone: String::new(),
+            site_ids: vec![town],
+        },
+    )
+    .await
+    .unwrap();
+    let team = registry::insert_team(
+        &mut tx,
+        &TeamData {
+            code: "T1".into(),
+            name: "桃源镇第一团队".into(),
+            institution_id: town,
+            capacity: 2000,
+            members: vec![(doctor.row.id, TeamRole::Lead)],
+        },
+    )
+    .await
+    .unwrap();
+    for resident_id in [a, b] {
+        care::insert_contract(
+            &mut tx,
+            &NewContract {
+                resident_id,
+                team_id: team.row.id,
+                doctor_id: doctor.row.id,
+                household_code: None,
+                start_date: "2026-01-01".into(),
+                end_date: "2026-12-31".into(),
+                secondary_hospital_id: None,
+                tertiary_hospital_id: None,
+                fee_fen: 0,
+                previous_id: None,
+                signed_by: None,
+                packages: vec![],
+            },
+        )
+        .await
+        .unwrap();
+        care::insert_enrolment(
+            &mut tx,
+            &NewEnrolment {
+                resident_id,
+                program: "hypertension".into(),
+                source: "screening".into(),
+                enrolled_on: "2026-01-10".into(),
+                factors: "{}".into(),
+                risk: "low".into(),
+                next_due: "2026-04-10".into(),
+                assessment_on: None,
+                plan: None,
+            },
+        )
+        .await
+        .unwrap();
+        remote::insert(
+            &mut tx,
+            &NewRequest {
+                resident_id,
+                kind: "ecg".into(),
+                urgency: "routine".into(),
+                urgency_rank: 2,
+                from_institution_id: town,
+                to_institution_id: county,
+                requested_by: None,
+                question: "心电图会诊".into(),
+                reason: None,
+                file_id: None,
+                file_ref: "PACS-1".into(),
+                requested_at: "2026-02-01T09:00:00".into(),
+                due_at: "2026-02-02T09:00:00".into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let period = Period {
+        from: "2026-01-01".into(),
+        to: "2026-05-01".into(),
+    };
+    // (resident, township) of each contract, enrolment and remote request.
+    let kept = || async {
+        let mut c = s.read().await.unwrap();
+        let mut contracts: Vec<_> = monitoring::active_contracts(&mut c)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.resident_id, Some(f.township)))
+            .collect();
+        contracts.sort();
+        let mut chronic: Vec<_> = monitoring::chronic(&mut c, &period)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.resident_id, f.township))
+            .collect();
+        chronic.sort();
+        let mut requests: Vec<(i64, Option<String>)> = yilian_store::sql::Sql::new(
+            "SELECT resident_id, township FROM remote_requests ORDER BY resident_id",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        requests.sort();
+        (contracts, chronic, requests)
+    };
+    let both = |ta: &str, tb: &str| {
+        let v = vec![(a, Some(ta.to_string())), (b, Some(tb.to_string()))];
+        (v.clone(), v.clone(), v)
+    };
+    assert_eq!(kept().await, both("140599101", "140599102"));
+    // Resident b moves to a village of the first township; a moves within it.
+    let mut c = s.read().await.unwrap();
+    let moved = resident("140599101201", (1961, 5, 2), 21, "李秀英", "14500002222");
+    residents::update(&mut c, b, 1, &moved).await.unwrap();
+    let within = resident("140599101202", (1958, 3, 9), 11, "王建国", "14500001111");
+    residents::update(&mut c, a, 1, &within).await.unwrap();
+    drop(c);
+    assert_eq!(kept().await, both("140599101", "140599101"));
 }
 
 /// A batch of logged reads in which one entry cannot be written (injected
