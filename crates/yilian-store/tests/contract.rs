@@ -461,54 +461,61 @@ async fn practitioners_with_several_sites(db: TestDb) {
     assert_eq!(u.sites.len(), 1);
 }
 
+/// The township health centre's general practitioner (钱医生).
+fn township_gp(town: i64) -> PractitionerData {
+    PractitionerData {
+        code: "P1".into(),
+        name: "钱医生".into(),
+        sex: "male".into(),
+        profession: Profession::LicensedPhysician,
+        specialty: None,
+        is_gp: true,
+        is_tcm: false,
+        phone: String::new(),
+        site_ids: vec![town],
+    }
+}
+
+/// The township's first family doctor team, capacity 2,000.
+fn first_team(town: i64, members: Vec<(i64, TeamRole)>) -> TeamData {
+    TeamData {
+        code: "T1".into(),
+        name: "桃源镇第一团队".into(),
+        institution_id: town,
+        capacity: 2000,
+        members,
+    }
+}
+
 async fn teams_with_members(db: TestDb) {
     let s = &db.store;
     let (_, town, village) = seed_institutions(s).await;
     let mut c = s.read().await.unwrap();
-    let gp = registry::insert_practitioner(
-        &mut c,
-        &PractitionerData {
-            code: "P1".into(),
-            name: "钱医生".into(),
-            sex: "male".into(),
-            profession: Profession::LicensedPhysician,
-            specialty: None,
-            is_gp: true,
-            is_tcm: false,
-            phone: String::new(),
-            site_ids: vec![town],
-        },
-    )
-    .await
-    .unwrap();
+    let gp = registry::insert_practitioner(&mut c, &township_gp(town))
+        .await
+        .unwrap();
     let vd = registry::insert_practitioner(
         &mut c,
         &PractitionerData {
             code: "P2".into(),
             name: "孙村医".into(),
-            sex: "male".into(),
             profession: Profession::VillageDoctor,
-            specialty: None,
             is_gp: false,
-            is_tcm: false,
-            phone: String::new(),
             site_ids: vec![village],
+            ..township_gp(town)
         },
     )
     .await
     .unwrap();
     let t = registry::insert_team(
         &mut c,
-        &TeamData {
-            code: "T1".into(),
-            name: "桃源镇第一团队".into(),
-            institution_id: town,
-            capacity: 2000,
-            members: vec![
+        &first_team(
+            town,
+            vec![
                 (gp.row.id, TeamRole::Lead),
                 (vd.row.id, TeamRole::VillageDoctor),
             ],
-        },
+        ),
     )
     .await
     .unwrap();
@@ -529,11 +536,8 @@ async fn teams_with_members(db: TestDb) {
         t.row.id,
         1,
         &TeamData {
-            code: "T1".into(),
-            name: "桃源镇第一团队".into(),
-            institution_id: town,
             capacity: 2500,
-            members: vec![(gp.row.id, TeamRole::Lead)],
+            ..first_team(town, vec![(gp.row.id, TeamRole::Lead)])
         },
     )
     .await
@@ -1807,12 +1811,20 @@ async fn seed_two_townships(s: &Store) -> ((i64, i64, i64), i64, i64) {
     (institutions, a.id, b.id)
 }
 
+/// The monitoring period January–April 2026.
+fn first_four_months() -> yilian_store::monitoring::Period {
+    yilian_store::monitoring::Period {
+        from: "2026-01-01".into(),
+        to: "2026-05-01".into(),
+    }
+}
+
 /// The per-day encounter rollup the monitoring indicators read counts every
 /// encounter however it is written (one entry, a bulk load), nothing else,
 /// at the resident's township when written; record entries cannot be
 /// deleted or moved under it.
 async fn encounter_rollup_counts_every_write(db: TestDb) {
-    use yilian_store::monitoring::{self, Fact, Period};
+    use yilian_store::monitoring::{self, Fact};
     use yilian_store::records;
     let s = &db.store;
     let ((county, town, village), a, b) = seed_two_townships(s).await;
@@ -1861,10 +1873,7 @@ async fn encounter_rollup_counts_every_write(db: TestDb) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let period = Period {
-        from: "2026-01-01".into(),
-        to: "2026-05-01".into(),
-    };
+    let period = first_four_months();
     let sorted = |mut v: Vec<Fact>| {
         v.sort_by(|x, y| {
             (&x.month, x.institution_id, &x.township).cmp(&(
@@ -1938,7 +1947,7 @@ async fn encounter_rollup_counts_every_write(db: TestDb) {
 /// same day); enrolments after the period are not counted.
 async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
     use yilian_store::care::{self, NewEnrolment, NewFollowUp};
-    use yilian_store::monitoring::{self, Period};
+    use yilian_store::monitoring;
     let s = &db.store;
     let ((county, town, village), a, b) = seed_two_townships(s).await;
     let mut tx = s.write().await.unwrap();
@@ -1996,10 +2005,7 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    let period = Period {
-        from: "2026-01-01".into(),
-        to: "2026-05-01".into(),
-    };
+    let period = first_four_months();
     let mut c = s.read().await.unwrap();
     let mut facts = monitoring::chronic(&mut c, &period).await.unwrap();
     facts.sort_by_key(|f| f.enrolment_id);
@@ -2039,36 +2045,17 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
 /// always carry the resident's current township, as a join would.
 async fn township_on_rows_follows_the_resident(db: TestDb) {
     use yilian_store::care::{self, NewContract, NewEnrolment};
-    use yilian_store::monitoring::{self, Period};
+    use yilian_store::monitoring;
     use yilian_store::remote::{self, NewRequest};
     let s = &db.store;
     let ((county, town, _), a, b) = seed_two_townships(s).await;
     let mut tx = s.write().await.unwrap();
-    let doctor = registry::insert_practitioner(
-        &mut tx,
-        &PractitionerData {
-            code: "P1".into(),
-            name: "钱医生".into(),
-            sex: "male".into(),
-            profession: Profession::LicensedPhysician,
-            specialty: None,
-            is_gp: true,
-            is_tcm: false,
-            phone: String::new(),
-            site_ids: vec![town],
-        },
-    )
-    .await
-    .unwrap();
+    let doctor = registry::insert_practitioner(&mut tx, &township_gp(town))
+        .await
+        .unwrap();
     let team = registry::insert_team(
         &mut tx,
-        &TeamData {
-            code: "T1".into(),
-            name: "桃源镇第一团队".into(),
-            institution_id: town,
-            capacity: 2000,
-            members: vec![(doctor.row.id, TeamRole::Lead)],
-        },
+        &first_team(town, vec![(doctor.row.id, TeamRole::Lead)]),
     )
     .await
     .unwrap();
@@ -2130,10 +2117,7 @@ async fn township_on_rows_follows_the_resident(db: TestDb) {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    let period = Period {
-        from: "2026-01-01".into(),
-        to: "2026-05-01".into(),
-    };
+    let period = first_four_months();
     // (resident, township) of each contract, enrolment and remote request.
     let kept = || async {
         let mut c = s.read().await.unwrap();
