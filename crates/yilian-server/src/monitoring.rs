@@ -391,14 +391,6 @@ pub async fn facts(
     let born_by = |years: i32| yilian_domain::resident::born_by_age(at, years).to_string();
     let populations = store::populations(&mut c, county, &born_by(65), &born_by(7)).await?;
     let packages = yilian_store::care::packages_in_force(&mut c, &at.to_string()).await?;
-    let mut codes: HashMap<i64, Vec<String>> = HashMap::new();
-    for (id, code) in store::active_contract_packages(&mut c).await? {
-        codes.entry(id).or_default().push(code);
-    }
-    let mut delivered: HashMap<(i64, String), u32> = HashMap::new();
-    for (id, kind, n) in store::active_deliveries(&mut c).await? {
-        delivered.insert((id, kind), n as u32);
-    }
     let contracts = store::active_contracts(&mut c)
         .await?
         .into_iter()
@@ -410,12 +402,12 @@ pub async fn facts(
                 (Ok(start), Ok(end)) => {
                     let items = contract::progress(
                         &packages,
-                        codes.get(&k.id).map(Vec::as_slice).unwrap_or(&[]),
+                        &k.packages,
                         |kind| {
-                            delivered
-                                .get(&(k.id, kind.as_str().to_string()))
-                                .copied()
-                                .unwrap_or(0)
+                            k.delivered
+                                .iter()
+                                .find(|(d, _)| d == kind.as_str())
+                                .map_or(0, |(_, n)| *n)
                         },
                         start,
                         end,

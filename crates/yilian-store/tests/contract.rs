@@ -42,6 +42,7 @@ contract!(
     encounter_rollup_counts_every_write,
     chronic_facts_take_the_periods_last_followup,
     township_on_rows_follows_the_resident,
+    active_contracts_carry_packages_and_deliveries,
     plain_indexes_come_off_for_a_load_and_go_back_after,
 );
 
@@ -2038,13 +2039,101 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
     );
 }
 
+/// A contract for 2026 with the team's doctor, and these packages.
+fn contract_for_2026(
+    resident_id: i64,
+    team_id: i64,
+    doctor_id: i64,
+    packages: Vec<(String, u32)>,
+) -> yilian_store::care::NewContract {
+    yilian_store::care::NewContract {
+        resident_id,
+        team_id,
+        doctor_id,
+        household_code: None,
+        start_date: "2026-01-01".into(),
+        end_date: "2026-12-31".into(),
+        secondary_hospital_id: None,
+        tertiary_hospital_id: None,
+        fee_fen: 0,
+        previous_id: None,
+        signed_by: None,
+        packages,
+    }
+}
+
+/// The monitoring's active contracts carry their packages and delivered
+/// counts per kind (folded into one row each by the store); a contract
+/// with neither has empty lists.
+async fn active_contracts_carry_packages_and_deliveries(db: TestDb) {
+    use yilian_store::{care, monitoring};
+    let s = &db.store;
+    let ((_, town, _), a, b) = seed_two_townships(s).await;
+    let mut tx = s.write().await.unwrap();
+    let doctor = registry::insert_practitioner(&mut tx, &township_gp(town))
+        .await
+        .unwrap();
+    let team = registry::insert_team(
+        &mut tx,
+        &first_team(town, vec![(doctor.row.id, TeamRole::Lead)]),
+    )
+    .await
+    .unwrap();
+    let packages = vec![("basic".to_string(), 1), ("elderly".to_string(), 2)];
+    let with = care::insert_contract(
+        &mut tx,
+        &contract_for_2026(a, team.row.id, doctor.row.id, packages),
+    )
+    .await
+    .unwrap();
+    care::insert_contract(
+        &mut tx,
+        &contract_for_2026(b, team.row.id, doctor.row.id, vec![]),
+    )
+    .await
+    .unwrap();
+    for (kind, date) in [
+        ("followup", "2026-02-01"),
+        ("checkup", "2026-03-01"),
+        ("followup", "2026-05-01"),
+    ] {
+        care::record_delivery(&mut tx, with, kind, date, Some(doctor.row.id))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut c = s.read().await.unwrap();
+    let mut facts = monitoring::active_contracts(&mut c).await.unwrap();
+    facts.sort_by_key(|f| f.resident_id);
+    let got: Vec<_> = facts
+        .into_iter()
+        .map(|mut f| {
+            f.packages.sort();
+            f.delivered.sort();
+            (f.resident_id, f.institution_id, f.packages, f.delivered)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                a,
+                town,
+                vec!["basic".to_string(), "elderly".to_string()],
+                vec![("checkup".to_string(), 1), ("followup".to_string(), 2)]
+            ),
+            (b, town, vec![], vec![]),
+        ]
+    );
+}
+
 /// The township the indicators count contracts, chronic enrolments and
 /// remote reads by is kept on those rows (migration 0013): set from the
 /// resident when a row is written, rewritten on every row of a resident who
 /// moves to another township, untouched by a move within one — so the facts
 /// always carry the resident's current township, as a join would.
 async fn township_on_rows_follows_the_resident(db: TestDb) {
-    use yilian_store::care::{self, NewContract, NewEnrolment};
+    use yilian_store::care::{self, NewEnrolment};
     use yilian_store::monitoring;
     use yilian_store::remote::{self, NewRequest};
     let s = &db.store;
@@ -2062,20 +2151,7 @@ async fn township_on_rows_follows_the_resident(db: TestDb) {
     for resident_id in [a, b] {
         care::insert_contract(
             &mut tx,
-            &NewContract {
-                resident_id,
-                team_id: team.row.id,
-                doctor_id: doctor.row.id,
-                household_code: None,
-                start_date: "2026-01-01".into(),
-                end_date: "2026-12-31".into(),
-                secondary_hospital_id: None,
-                tertiary_hospital_id: None,
-                fee_fen: 0,
-                previous_id: None,
-                signed_by: None,
-                packages: vec![],
-            },
+            &contract_for_2026(resident_id, team.row.id, doctor.row.id, vec![]),
         )
         .await
         .unwrap();
