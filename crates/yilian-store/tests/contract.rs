@@ -2039,6 +2039,17 @@ async fn chronic_facts_take_the_periods_last_followup(db: TestDb) {
     );
 }
 
+/// The township GP and a team they lead: (practitioner id, team id).
+async fn seed_team(c: &mut yilian_store::Conn, town: i64) -> (i64, i64) {
+    let doctor = registry::insert_practitioner(c, &township_gp(town))
+        .await
+        .unwrap();
+    let team = registry::insert_team(c, &first_team(town, vec![(doctor.row.id, TeamRole::Lead)]))
+        .await
+        .unwrap();
+    (doctor.row.id, team.row.id)
+}
+
 /// A contract for 2026 with the team's doctor, and these packages.
 fn contract_for_2026(
     resident_id: i64,
@@ -2070,34 +2081,20 @@ async fn active_contracts_carry_packages_and_deliveries(db: TestDb) {
     let s = &db.store;
     let ((_, town, _), a, b) = seed_two_townships(s).await;
     let mut tx = s.write().await.unwrap();
-    let doctor = registry::insert_practitioner(&mut tx, &township_gp(town))
+    let (doctor, team) = seed_team(&mut tx, town).await;
+    let packages = vec![("basic".to_string(), 1), ("elderly".to_string(), 2)];
+    let with = care::insert_contract(&mut tx, &contract_for_2026(a, team, doctor, packages))
         .await
         .unwrap();
-    let team = registry::insert_team(
-        &mut tx,
-        &first_team(town, vec![(doctor.row.id, TeamRole::Lead)]),
-    )
-    .await
-    .unwrap();
-    let packages = vec![("basic".to_string(), 1), ("elderly".to_string(), 2)];
-    let with = care::insert_contract(
-        &mut tx,
-        &contract_for_2026(a, team.row.id, doctor.row.id, packages),
-    )
-    .await
-    .unwrap();
-    care::insert_contract(
-        &mut tx,
-        &contract_for_2026(b, team.row.id, doctor.row.id, vec![]),
-    )
-    .await
-    .unwrap();
+    care::insert_contract(&mut tx, &contract_for_2026(b, team, doctor, vec![]))
+        .await
+        .unwrap();
     for (kind, date) in [
         ("followup", "2026-02-01"),
         ("checkup", "2026-03-01"),
         ("followup", "2026-05-01"),
     ] {
-        care::record_delivery(&mut tx, with, kind, date, Some(doctor.row.id))
+        care::record_delivery(&mut tx, with, kind, date, Some(doctor))
             .await
             .unwrap();
     }
@@ -2139,19 +2136,11 @@ async fn township_on_rows_follows_the_resident(db: TestDb) {
     let s = &db.store;
     let ((county, town, _), a, b) = seed_two_townships(s).await;
     let mut tx = s.write().await.unwrap();
-    let doctor = registry::insert_practitioner(&mut tx, &township_gp(town))
-        .await
-        .unwrap();
-    let team = registry::insert_team(
-        &mut tx,
-        &first_team(town, vec![(doctor.row.id, TeamRole::Lead)]),
-    )
-    .await
-    .unwrap();
+    let (doctor, team) = seed_team(&mut tx, town).await;
     for resident_id in [a, b] {
         care::insert_contract(
             &mut tx,
-            &contract_for_2026(resident_id, team.row.id, doctor.row.id, vec![]),
+            &contract_for_2026(resident_id, team, doctor, vec![]),
         )
         .await
         .unwrap();
